@@ -254,7 +254,7 @@ if __name__ == "__main__":
     # a progress bar on a terminal; plain lines every 1% of the run in Slurm and CI logs
     progress = tqdm(range(args.total_timesteps), disable=not sys.stderr.isatty(), unit="step", smoothing=0.05)
     print_every = max(args.total_timesteps // 100, 1)
-    episodic_return = None
+    episodic_return = float("nan")  # the latest episode's, for the progress output
     start_time = time.time()
     for global_step in progress:
         if global_step < args.learning_starts:
@@ -305,7 +305,7 @@ if __name__ == "__main__":
         if progress.disable and (global_step + 1) % print_every == 0:
             sps = int((global_step + 1) / (time.time() - start_time))
             print(
-                f"step {global_step + 1}/{args.total_timesteps} | {sps} steps/s | episodic_return {episodic_return if episodic_return is None else round(episodic_return, 1)}",
+                f"step {global_step + 1}/{args.total_timesteps} | {sps} steps/s | episodic_return {episodic_return:.1f}",
                 flush=True,
             )
     progress.close()

@@ -1,0 +1,66 @@
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = {"torch": ROOT / "ddpg_continuous_action.py"}
+TAGS = (
+    "charts/episodic_return",
+    "charts/episodic_length",
+    "charts/SPS",
+    "losses/qf1_loss",
+    "losses/qf1_values",
+    "losses/actor_loss",
+    "eval/episodic_return",
+)
+
+
+@pytest.fixture(params=sorted(SCRIPTS))
+def script(request) -> Path:
+    return SCRIPTS[request.param]
+
+
+def script_env(**extra) -> dict:
+    """The environment a run gets: the repo on the path (for the test envs in tests/envs.py), no W&B network."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline", **extra}
+    return env
+
+
+def run_script(script: Path, cwd: Path, *args: str, check: bool = True, **extra_env) -> subprocess.CompletedProcess:
+    """Run a script as a user would, in `cwd` (where it writes runs/), and return what it printed."""
+    result = subprocess.run(
+        [sys.executable, str(script), *args], cwd=cwd, env=script_env(**extra_env), capture_output=True, text=True
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{script.name} {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return result
+
+
+def run_in_process(script: Path, cwd: Path, monkeypatch, *args: str) -> dict:
+    """Run a script's __main__ in this process and return its globals, to look at the buffer it filled."""
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", [str(script), *args])
+    monkeypatch.syspath_prepend(str(ROOT))
+    return runpy.run_path(str(script), run_name="__main__")
+
+
+def run_dirs(cwd: Path) -> list:
+    return sorted((cwd / "runs").iterdir())
+
+
+def read_scalars(run_dir: Path) -> dict:
+    """Every scalar a run wrote to TensorBoard, read back from its event files: {tag: [(step, value), ...]}."""
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "tensors": 0})
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+def read_text_tags(run_dir: Path) -> list:
+    events = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
+    events.Reload()
+    return events.Tags()["tensors"]
