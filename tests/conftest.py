@@ -33,6 +33,7 @@ def script_env(**extra) -> dict:
 
 def run_script(script: Path, cwd: Path, *args: str, check: bool = True, **extra_env) -> subprocess.CompletedProcess:
     """Run a script as a user would, in `cwd` (where it writes runs/), and return what it printed."""
+    cwd.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [sys.executable, str(script), *args], cwd=cwd, env=script_env(**extra_env), capture_output=True, text=True
     )
@@ -64,3 +65,7 @@ def read_text_tags(run_dir: Path) -> list:
     events = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
     events.Reload()
     return events.Tags()["tensors"]
+
+
+# a run that learns for a few hundred steps and evaluates briefly: seconds, on any env
+SHORT_RUN = ("--total-timesteps", "500", "--learning-starts", "250", "--batch-size", "64", "--eval-episodes", "2")
