@@ -166,6 +166,27 @@ def td_target(rewards, terminations, next_obs, target_actor, qf1_target, gamma: 
         return rewards + gamma * (1.0 - terminations) * qf1_target(next_obs, target_actor(next_obs))
 
 
+def update_critic(batch, qf1, q_optimizer, target_actor, qf1_target, gamma: float):
+    """One Adam step on the critic's squared error to the TD target; returns the loss and Q(s, a) (no host sync)."""
+    obs, actions, rewards, next_obs, terminations = batch
+    target = td_target(rewards, terminations, next_obs, target_actor, qf1_target, gamma)
+    qf1_a_values = qf1(obs, actions)
+    qf1_loss = F.mse_loss(qf1_a_values, target)
+    q_optimizer.zero_grad()
+    qf1_loss.backward()
+    q_optimizer.step()
+    return qf1_loss.detach(), qf1_a_values.detach()
+
+
+def update_actor(obs, actor, actor_optimizer, qf1):
+    """One Adam step on the actor towards higher Q(s, mu(s)); only the actor's optimiser steps."""
+    actor_loss = -qf1(obs, actor(obs)).mean()
+    actor_optimizer.zero_grad()
+    actor_loss.backward()
+    actor_optimizer.step()
+    return actor_loss.detach()
+
+
 def soft_update(target: nn.Module, source: nn.Module, tau: float):
     """Polyak averaging in place: target <- tau * source + (1 - tau) * target."""
     with torch.no_grad():
@@ -279,19 +300,9 @@ if __name__ == "__main__":
 
         if global_step > args.learning_starts:
             batch = [torch.from_numpy(x).to(device) for x in rb.sample(args.batch_size)]
-            b_obs, b_actions, b_rewards, b_next_obs, b_terminations = batch
-            target = td_target(b_rewards, b_terminations, b_next_obs, target_actor, qf1_target, args.gamma)
-            qf1_a_values = qf1(b_obs, b_actions)
-            qf1_loss = F.mse_loss(qf1_a_values, target)
-            q_optimizer.zero_grad()
-            qf1_loss.backward()
-            q_optimizer.step()
-
+            qf1_loss, qf1_a_values = update_critic(batch, qf1, q_optimizer, target_actor, qf1_target, args.gamma)
             if global_step % args.policy_frequency == 0:
-                actor_loss = -qf1(b_obs, actor(b_obs)).mean()
-                actor_optimizer.zero_grad()
-                actor_loss.backward()
-                actor_optimizer.step()
+                actor_loss = update_actor(batch[0], actor, actor_optimizer, qf1)
                 soft_update(target_actor, actor, args.tau)
                 soft_update(qf1_target, qf1, args.tau)
                 if global_step % 100 < args.policy_frequency:  # once per 100 steps, whatever the frequency

@@ -1,3 +1,4 @@
+import importlib
 import os
 import runpy
 import subprocess
@@ -8,7 +9,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = {"torch": ROOT / "ddpg_continuous_action.py"}
+SCRIPTS = {"torch": ROOT / "ddpg_continuous_action.py", "jax": ROOT / "ddpg_continuous_action_jax.py"}
 TAGS = (
     "charts/episodic_return",
     "charts/episodic_length",
@@ -22,7 +23,14 @@ TAGS = (
 
 @pytest.fixture(params=sorted(SCRIPTS))
 def script(request) -> Path:
+    """Each script's path: a test that takes it runs once per script."""
     return SCRIPTS[request.param]
+
+
+@pytest.fixture(params=sorted(SCRIPTS))
+def module(request):
+    """Each script imported as a module (importing it has no side effects)."""
+    return importlib.import_module(SCRIPTS[request.param].stem)
 
 
 def script_env(**extra) -> dict:

@@ -1,10 +1,9 @@
+"""The replay buffer (the same in both scripts, each with its own copy)."""
+
 import numpy as np
-import pytest
-
-from ddpg_continuous_action import ReplayBuffer
 
 
-def fill(buffer: ReplayBuffer, first: int, count: int):
+def fill(buffer, first: int, count: int):
     """Add transitions numbered first..first+count-1; every field of transition i encodes i."""
     for i in range(first, first + count):
         buffer.add(
@@ -16,8 +15,8 @@ def fill(buffer: ReplayBuffer, first: int, count: int):
         )
 
 
-def test_preallocated_float32_arrays_that_adds_write_into():
-    buffer = ReplayBuffer(capacity=10, obs_dim=3, act_dim=2, seed=0)
+def test_preallocated_float32_arrays_that_adds_write_into(module):
+    buffer = module.ReplayBuffer(capacity=10, obs_dim=3, act_dim=2, seed=0)
     arrays = (buffer.obs, buffer.next_obs, buffer.actions, buffer.rewards, buffer.terminations)
     assert [a.shape[0] for a in arrays] == [10] * 5
     assert all(a.dtype == np.float32 for a in arrays)
@@ -25,8 +24,8 @@ def test_preallocated_float32_arrays_that_adds_write_into():
     assert all(a is b for a, b in zip(arrays, (buffer.obs, buffer.next_obs, buffer.actions, buffer.rewards, buffer.terminations)))
 
 
-def test_wraps_around_and_overwrites_the_oldest():
-    buffer = ReplayBuffer(capacity=10, obs_dim=3, act_dim=2, seed=0)
+def test_wraps_around_and_overwrites_the_oldest(module):
+    buffer = module.ReplayBuffer(capacity=10, obs_dim=3, act_dim=2, seed=0)
     fill(buffer, 0, 7)
     assert (buffer.size, buffer.pos) == (7, 7)
     fill(buffer, 7, 6)  # transitions 0..12: 10..12 overwrite 0..2
@@ -37,8 +36,8 @@ def test_wraps_around_and_overwrites_the_oldest():
     assert buffer.terminations.tolist() == [1, 0, 1, 0, 1, 0, 1, 0, 1, 0]
 
 
-def test_samples_only_stored_transitions_and_keeps_their_fields_together():
-    buffer = ReplayBuffer(capacity=100, obs_dim=3, act_dim=2, seed=0)
+def test_samples_only_stored_transitions_and_keeps_their_fields_together(module):
+    buffer = module.ReplayBuffer(capacity=100, obs_dim=3, act_dim=2, seed=0)
     fill(buffer, 1, 20)
     obs, actions, rewards, next_obs, terminations = buffer.sample(512)
     assert obs.shape == (512, 3) and actions.shape == (512, 2) and rewards.shape == (512,)
@@ -49,8 +48,8 @@ def test_samples_only_stored_transitions_and_keeps_their_fields_together():
     np.testing.assert_array_equal(terminations, rewards % 2 == 0)
 
 
-def test_sampling_is_uniform_over_a_full_wrapped_buffer():
-    buffer = ReplayBuffer(capacity=50, obs_dim=3, act_dim=2, seed=0)
+def test_sampling_is_uniform_over_a_full_wrapped_buffer(module):
+    buffer = module.ReplayBuffer(capacity=50, obs_dim=3, act_dim=2, seed=0)
     fill(buffer, 0, 80)
     draws = np.concatenate([buffer.sample(256)[2] for _ in range(200)])  # 51,200 draws
     counts = np.bincount(draws.astype(int), minlength=80)
@@ -60,8 +59,8 @@ def test_sampling_is_uniform_over_a_full_wrapped_buffer():
     assert chi2 < 90  # 49 degrees of freedom: p < 1e-3 beyond 85
 
 
-def test_same_seed_same_samples():
-    buffers = [ReplayBuffer(capacity=50, obs_dim=3, act_dim=2, seed=seed) for seed in (3, 3, 4)]
+def test_same_seed_same_samples(module):
+    buffers = [module.ReplayBuffer(capacity=50, obs_dim=3, act_dim=2, seed=seed) for seed in (3, 3, 4)]
     for buffer in buffers:
         fill(buffer, 0, 50)
     first, second, other = (buffer.sample(64)[2] for buffer in buffers)
