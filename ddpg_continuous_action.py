@@ -3,8 +3,8 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass
-from typing import Optional
+from dataclasses import asdict, dataclass, replace
+from typing import Literal, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
@@ -44,7 +44,7 @@ class Args:
     total_timesteps: int = 1_000_000
     """total env steps of the run"""
     learning_rate: float = 3e-4
-    """the learning rate of both Adam optimisers"""
+    """the learning rate of the actor's Adam (and of the critic's, unless --critic-learning-rate is set)"""
     buffer_size: int = 1_000_000
     """the replay buffer capacity, in transitions"""
     gamma: float = 0.99
@@ -53,31 +53,74 @@ class Args:
     """the target networks' Polyak averaging coefficient"""
     batch_size: int = 256
     """the batch size of a gradient step"""
-    exploration_noise: float = 0.1
-    """the std of the Gaussian exploration noise, as a fraction of the action scale"""
     learning_starts: int = 25_000
     """env steps of uniform random actions before learning starts"""
     policy_frequency: int = 2
     """update the actor and the target networks every this many critic updates"""
+    exploration_noise_type: Literal["gaussian", "ou", "param"] = "gaussian"
+    """gaussian: N(0, exploration_noise) actions; ou: Ornstein-Uhlenbeck actions; param: adaptive parameter noise"""
+    exploration_noise: float = 0.1
+    """the std of the Gaussian exploration noise, as a fraction of the action scale"""
+    ou_theta: float = 0.15
+    """the OU noise's mean reversion per step"""
+    ou_sigma: float = 0.2
+    """the OU noise's std per step, as a fraction of the action scale"""
+    param_noise_target: float = 0.2
+    """param noise: the action-space distance (a fraction of the action scale) the perturbation scale adapts to"""
+    hidden_sizes: Tuple[int, int] = (256, 256)
+    """the widths of the two hidden layers of the actor and the critic"""
+    actor_layer_norm: bool = False
+    """if toggled, LayerNorm after each hidden layer of the actor (always on with param noise)"""
+    critic_layer_norm: bool = False
+    """if toggled, LayerNorm after each hidden layer of the critic"""
+    critic_action_layer: Literal[1, 2] = 1
+    """the critic layer the action enters: 1 (with the observation) or 2 (Lillicrap et al.)"""
+    final_layer_init: Optional[float] = None
+    """if set, the output layers' weights and biases start uniform in [-x, x] (Lillicrap et al.: 3e-3)"""
+    critic_learning_rate: Optional[float] = None
+    """the critic's learning rate; None uses --learning-rate"""
+    critic_weight_decay: float = 0.0
+    """L2 weight decay on the critic"""
+    paper: bool = False
+    """Lillicrap et al. 2016 settings: the 7 fields below `hidden_sizes`, batch 64, tau 1e-3, lrs 1e-4/1e-3, OU noise"""
+    eval_frequency: int = 5_000
+    """evaluate the noise-free actor every this many steps (Fujimoto et al.); 0: only at the end"""
     eval_episodes: int = 10
-    """episodes of the deterministic (noise-free) evaluation at the end of training; 0 turns it off"""
+    """episodes of each deterministic evaluation, on an env instance of its own; 0 turns evaluation off"""
+    diagnostics_frequency: int = 5_000
+    """log the actor's actions and Q-values on fixed probe states from the buffer every this many steps; 0: never"""
+
+
+# Lillicrap et al. 2016, section 7: the settings `--paper` switches on; flags given beside it still win.
+PAPER = dict(
+    hidden_sizes=(400, 300), critic_action_layer=2, final_layer_init=3e-3, learning_rate=1e-4,
+    critic_learning_rate=1e-3, critic_weight_decay=1e-2, batch_size=64, tau=0.001, exploration_noise_type="ou",
+    ou_theta=0.15, ou_sigma=0.2,
+)  # fmt: skip
 
 
 def args_error(args: Args) -> Optional[str]:
     """The first setting that makes no sense, as a line saying how to fix it; None if all is well."""
-    positive = ("total_timesteps", "buffer_size", "batch_size", "policy_frequency", "learning_rate")
+    positive = "total_timesteps buffer_size batch_size policy_frequency learning_rate param_noise_target".split()
+    positive += ["critic_learning_rate"] if args.critic_learning_rate is not None else []
+    non_negative = "learning_starts exploration_noise ou_sigma critic_weight_decay eval_episodes eval_frequency".split()
     for name in positive:
         if getattr(args, name) <= 0:
             return f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}"
-    for name in ("learning_starts", "exploration_noise", "eval_episodes"):
+    for name in non_negative + ["diagnostics_frequency"]:
         if getattr(args, name) < 0:
             return f"--{name.replace('_', '-')} must not be negative, got {getattr(args, name)}"
     if not 0.0 <= args.gamma <= 1.0:
         return f"--gamma must lie in [0, 1], got {args.gamma}"
     if not 0.0 < args.tau <= 1.0:
         return f"--tau must lie in (0, 1], got {args.tau}"
+    if not 0.0 < args.ou_theta <= 1.0:
+        return f"--ou-theta must lie in (0, 1], got {args.ou_theta}"
     if args.batch_size > args.buffer_size:
-        return f"--batch-size ({args.batch_size}) is larger than --buffer-size ({args.buffer_size}); lower it or grow the buffer"
+        return (
+            f"--batch-size ({args.batch_size}) is larger than --buffer-size ({args.buffer_size}); "
+            "lower it or grow the buffer"
+        )
     if args.learning_starts >= args.total_timesteps:
         return (
             f"--learning-starts ({args.learning_starts}) is not below --total-timesteps ({args.total_timesteps}), "
@@ -123,13 +166,21 @@ class ReplayBuffer:
         return self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminations[idx]
 
 
+def uniform_init_(layer: nn.Linear, limit: Optional[float]):
+    if limit is not None:
+        nn.init.uniform_(layer.weight, -limit, limit)
+        nn.init.uniform_(layer.bias, -limit, limit)
+
+
 class Actor(nn.Module):
-    def __init__(self, env: gym.Env):
+    def __init__(self, env: gym.Env, hidden_sizes=(256, 256), layer_norm=False, final_layer_init=None):
         super().__init__()
         obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-        self.fc1 = nn.Linear(obs_dim, 256)
-        self.fc2 = nn.Linear(256, 256)
-        self.fc_mu = nn.Linear(256, act_dim)
+        self.fc1 = nn.Linear(obs_dim, hidden_sizes[0])
+        self.fc2 = nn.Linear(hidden_sizes[0], hidden_sizes[1])
+        self.fc_mu = nn.Linear(hidden_sizes[1], act_dim)
+        self.ln1, self.ln2 = (nn.LayerNorm(size) if layer_norm else nn.Identity() for size in hidden_sizes)
+        uniform_init_(self.fc_mu, final_layer_init)
         low = torch.as_tensor(env.action_space.low, dtype=torch.float64)
         high = torch.as_tensor(env.action_space.high, dtype=torch.float64)
         self.register_buffer("action_scale", ((high - low) / 2).float())
@@ -138,8 +189,8 @@ class Actor(nn.Module):
         self.register_buffer("action_high", high.float())
 
     def forward(self, obs):
-        x = F.relu(self.fc1(obs))
-        x = F.relu(self.fc2(x))
+        x = F.relu(self.ln1(self.fc1(obs)))
+        x = F.relu(self.ln2(self.fc2(x)))
         # tanh maps to (-1, 1); scale and bias map that onto [low, high] per dimension (bounds may be asymmetric),
         # and the clamp catches the float rounding that can land a saturated action one ulp outside
         action = torch.tanh(self.fc_mu(x)) * self.action_scale + self.action_bias
@@ -147,35 +198,38 @@ class Actor(nn.Module):
 
 
 class QNetwork(nn.Module):
-    def __init__(self, env: gym.Env):
+    def __init__(self, env: gym.Env, hidden_sizes=(256, 256), layer_norm=False, final_layer_init=None, action_layer=1):
         super().__init__()
         obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-        self.fc1 = nn.Linear(obs_dim + act_dim, 256)
-        self.fc2 = nn.Linear(256, 256)
-        self.fc3 = nn.Linear(256, 1)
+        self.action_layer = action_layer
+        self.fc1 = nn.Linear(obs_dim + (act_dim if action_layer == 1 else 0), hidden_sizes[0])
+        self.fc2 = nn.Linear(hidden_sizes[0] + (act_dim if action_layer == 2 else 0), hidden_sizes[1])
+        self.fc3 = nn.Linear(hidden_sizes[1], 1)
+        self.ln1, self.ln2 = (nn.LayerNorm(size) if layer_norm else nn.Identity() for size in hidden_sizes)
+        uniform_init_(self.fc3, final_layer_init)
 
     def forward(self, obs, action):
-        x = F.relu(self.fc1(torch.cat([obs, action], -1)))
-        x = F.relu(self.fc2(x))
+        x = F.relu(self.ln1(self.fc1(torch.cat([obs, action], -1) if self.action_layer == 1 else obs)))
+        x = F.relu(self.ln2(self.fc2(torch.cat([x, action], -1) if self.action_layer == 2 else x)))
         return self.fc3(x).squeeze(-1)
 
 
-def td_target(rewards, terminations, next_obs, target_actor, qf1_target, gamma: float):
+def compute_td_target(rewards, terminations, next_obs, target_actor, qf1_target, gamma: float):
     """y = r + gamma * (1 - terminated) * Q'(s', mu'(s')): only a true termination stops bootstrapping."""
     with torch.no_grad():
         return rewards + gamma * (1.0 - terminations) * qf1_target(next_obs, target_actor(next_obs))
 
 
 def update_critic(batch, qf1, q_optimizer, target_actor, qf1_target, gamma: float):
-    """One Adam step on the critic's squared error to the TD target; returns the loss and Q(s, a) (no host sync)."""
+    """One Adam step on the critic's squared error to the TD target; returns loss, Q(s, a), target (no host sync)."""
     obs, actions, rewards, next_obs, terminations = batch
-    target = td_target(rewards, terminations, next_obs, target_actor, qf1_target, gamma)
+    td_target = compute_td_target(rewards, terminations, next_obs, target_actor, qf1_target, gamma)
     qf1_a_values = qf1(obs, actions)
-    qf1_loss = F.mse_loss(qf1_a_values, target)
+    qf1_loss = F.mse_loss(qf1_a_values, td_target)
     q_optimizer.zero_grad()
     qf1_loss.backward()
     q_optimizer.step()
-    return qf1_loss.detach(), qf1_a_values.detach()
+    return qf1_loss.detach(), qf1_a_values.detach(), td_target
 
 
 def update_actor(obs, actor, actor_optimizer, qf1):
@@ -194,6 +248,23 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float):
             target_param.lerp_(param, tau)
 
 
+def ou_step(noise: np.ndarray, theta: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """One step of the Ornstein-Uhlenbeck process x <- x - theta * x + sigma * N(0, 1): noise correlated in time."""
+    return noise - theta * noise + sigma * rng.standard_normal(noise.shape)
+
+
+def perturb_actor(perturbed_actor: Actor, actor: Actor, std: float):
+    """Plappert et al. 2018: the actor's weights plus N(0, std^2) noise; LayerNorm's own parameters stay clean."""
+    with torch.no_grad():
+        for (name, param), perturbed in zip(actor.named_parameters(), perturbed_actor.parameters()):
+            perturbed.copy_(param if name.startswith("ln") else param + std * torch.randn_like(param))
+
+
+def adapt_param_noise(std: float, distance: float, target: float, coefficient: float = 1.01) -> float:
+    """Shrink the perturbation while it moves actions further than the target distance, grow it otherwise."""
+    return std / coefficient if distance > target else std * coefficient
+
+
 def evaluate(actor: Actor, env: gym.Env, episodes: int, seed: int, device) -> list:
     """Returns of `episodes` episodes with the noise-free actor; the seeded first reset makes it repeatable."""
     returns = []
@@ -210,6 +281,10 @@ def evaluate(actor: Actor, env: gym.Env, episodes: int, seed: int, device) -> li
 
 if __name__ == "__main__":
     args = tyro.cli(Args)
+    if args.paper:  # parse again with the paper's values as defaults, so that flags given beside --paper win
+        args = tyro.cli(Args, default=replace(Args(), **PAPER, paper=True))
+    if args.exploration_noise_type == "param":
+        args.actor_layer_norm = True  # parameter noise needs comparable scales across layers
     if error := args_error(args):
         sys.exit(f"error: {error}")
     os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for --capture-video
@@ -223,13 +298,14 @@ if __name__ == "__main__":
     if args.load_model:
         try:
             checkpoint = torch.load(args.load_model, map_location=device)
-            eval_env = make_env(checkpoint["args"]["env_id"], eval_seed)
+            saved = Args(**checkpoint["args"])
+            eval_env = make_env(saved.env_id, eval_seed)
+            actor = Actor(eval_env, saved.hidden_sizes, saved.actor_layer_norm).to(device)
+            actor.load_state_dict(checkpoint["actor"])
         except Exception as e:  # any file that is not a readable checkpoint of a usable env
             sys.exit(f"error: cannot evaluate {args.load_model}: {e}")
-        actor = Actor(eval_env).to(device)
-        actor.load_state_dict(checkpoint["actor"])
         returns = evaluate(actor, eval_env, args.eval_episodes, eval_seed, device)
-        print(f"{checkpoint['args']['env_id']}: eval episodic returns {[round(r, 2) for r in returns]}")
+        print(f"{saved.env_id}: eval episodic returns {[round(r, 2) for r in returns]}")
         print(f"mean {np.mean(returns):.2f} +- {np.std(returns):.2f} over {len(returns)} episodes")
         sys.exit(0)
 
@@ -246,29 +322,33 @@ if __name__ == "__main__":
     if args.track:
         import wandb
 
-        wandb.init(
-            project=args.wandb_project_name,
-            entity=args.wandb_entity,
-            sync_tensorboard=True,
-            config=asdict(args),
-            name=run_name,
-            save_code=True,
-        )
+        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, name=run_name, config=asdict(args),
+                   sync_tensorboard=True, save_code=True)  # fmt: skip
     writer = SummaryWriter(run_dir)
-    writer.add_text(
-        "hyperparameters",
-        "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items()),
-    )
+    table = "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items())
+    writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
 
-    actor = Actor(env).to(device)
-    qf1 = QNetwork(env).to(device)
-    target_actor = Actor(env).to(device)
-    qf1_target = QNetwork(env).to(device)
+    def new_actor():
+        return Actor(env, args.hidden_sizes, args.actor_layer_norm, args.final_layer_init).to(device)
+
+    def new_critic():
+        return QNetwork(
+            env, args.hidden_sizes, args.critic_layer_norm, args.final_layer_init, args.critic_action_layer
+        ).to(device)
+
+    actor, qf1, target_actor, qf1_target = new_actor(), new_critic(), new_actor(), new_critic()
     target_actor.load_state_dict(actor.state_dict())
     qf1_target.load_state_dict(qf1.state_dict())
-    q_optimizer = torch.optim.Adam(qf1.parameters(), lr=args.learning_rate)
+    critic_learning_rate = args.critic_learning_rate or args.learning_rate
+    q_optimizer = torch.optim.Adam(qf1.parameters(), lr=critic_learning_rate, weight_decay=args.critic_weight_decay)
     actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate)
-    exploration_std = actor.action_scale * args.exploration_noise
+    action_scale = actor.action_scale.cpu().numpy()
+    noise_rng = np.random.default_rng(args.seed)
+    ou_noise = np.zeros_like(action_scale)
+    if args.exploration_noise_type == "param":
+        perturbed_actor, adaptive_actor, param_noise_std = new_actor(), new_actor(), 0.1
+        perturb_actor(perturbed_actor, actor, param_noise_std)
+    behaviour_actor = perturbed_actor if args.exploration_noise_type == "param" else actor
 
     rb = ReplayBuffer(args.buffer_size, env.observation_space.shape[0], env.action_space.shape[0], args.seed)
     obs, _ = env.reset(seed=args.seed)
@@ -282,9 +362,13 @@ if __name__ == "__main__":
             action = env.action_space.sample()
         else:
             with torch.no_grad():
-                action = actor(torch.as_tensor(obs, dtype=torch.float32, device=device))
-                action += torch.randn_like(action) * exploration_std
-                action = action.clamp(actor.action_low, actor.action_high).cpu().numpy()
+                action = behaviour_actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()
+            if args.exploration_noise_type == "gaussian":
+                action += noise_rng.normal(0.0, args.exploration_noise * action_scale).astype(np.float32)
+            elif args.exploration_noise_type == "ou":
+                ou_noise = ou_step(ou_noise, args.ou_theta, args.ou_sigma, noise_rng)
+                action += (ou_noise * action_scale).astype(np.float32)
+            action = np.clip(action, env.action_space.low, env.action_space.high)
 
         next_obs, reward, terminated, truncated, info = env.step(action)
         # A single env does not autoreset, so on truncation next_obs is the episode's real final observation:
@@ -297,10 +381,15 @@ if __name__ == "__main__":
             writer.add_scalar("charts/episodic_length", info["episode"]["l"], global_step)
             progress.set_postfix(episodic_return=f"{episodic_return:.1f}", refresh=False)
             obs, _ = env.reset()
+            ou_noise = np.zeros_like(action_scale)
+            if args.exploration_noise_type == "param":
+                perturb_actor(perturbed_actor, actor, param_noise_std)
 
         if global_step > args.learning_starts:
             batch = [torch.from_numpy(x).to(device) for x in rb.sample(args.batch_size)]
-            qf1_loss, qf1_a_values = update_critic(batch, qf1, q_optimizer, target_actor, qf1_target, args.gamma)
+            qf1_loss, qf1_a_values, td_target = update_critic(
+                batch, qf1, q_optimizer, target_actor, qf1_target, args.gamma
+            )
             if global_step % args.policy_frequency == 0:
                 actor_loss = update_actor(batch[0], actor, actor_optimizer, qf1)
                 soft_update(target_actor, actor, args.tau)
@@ -311,27 +400,52 @@ if __name__ == "__main__":
             if global_step % 100 == 0:
                 writer.add_scalar("losses/qf1_loss", qf1_loss.item(), global_step)
                 writer.add_scalar("losses/qf1_values", qf1_a_values.mean().item(), global_step)
+                writer.add_scalar("losses/td_target", td_target.mean().item(), global_step)
                 writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
 
-        if progress.disable and (global_step + 1) % print_every == 0:
-            sps = int((global_step + 1) / (time.time() - start_time))
-            print(
-                f"step {global_step + 1}/{args.total_timesteps} | {sps} steps/s | episodic_return {episodic_return:.1f}",
-                flush=True,
-            )
+            if args.exploration_noise_type == "param" and global_step % 50 == 0:  # Plappert et al. adapt every 50
+                perturb_actor(adaptive_actor, actor, param_noise_std)
+                with torch.no_grad():
+                    distance = ((actor(batch[0]) - adaptive_actor(batch[0])) / actor.action_scale).pow(2).mean().sqrt()
+                param_noise_std = adapt_param_noise(param_noise_std, distance.item(), args.param_noise_target)
+                if global_step % 100 == 0:
+                    writer.add_scalar("charts/param_noise_std", param_noise_std, global_step)
+                    writer.add_scalar("charts/param_noise_distance", distance.item(), global_step)
+
+        if args.diagnostics_frequency and global_step >= args.learning_starts:
+            if global_step == args.learning_starts:  # probe states drawn once, to follow the same states over training
+                probe_obs = torch.from_numpy(rb.sample(256)[0]).to(device)
+                probe_actions = actor(probe_obs).detach()
+            if (global_step + 1) % args.diagnostics_frequency == 0:
+                with torch.no_grad():
+                    actions, probe_q = actor(probe_obs), qf1(probe_obs, actor(probe_obs))
+                drift = ((actions - probe_actions).abs() / actor.action_scale).mean().item()
+                writer.add_histogram("diagnostics/probe_actions", actions, global_step + 1)
+                writer.add_histogram("diagnostics/probe_q_values", probe_q, global_step + 1)
+                writer.add_scalar("diagnostics/probe_q_mean", probe_q.mean().item(), global_step + 1)
+                writer.add_scalar("diagnostics/probe_action_drift", drift, global_step + 1)
+                probe_actions = actions
+
+        steps_done = global_step + 1
+        eval_due = args.eval_frequency and steps_done % args.eval_frequency == 0
+        if args.eval_episodes and (eval_due or steps_done == args.total_timesteps):
+            returns = evaluate(actor, eval_env, args.eval_episodes, eval_seed, device)
+            writer.add_scalar("eval/episodic_return", np.mean(returns), steps_done)
+            rounded = [round(r, 2) for r in returns]
+            tqdm.write(f"step {steps_done}: eval episodic returns {rounded}; mean {np.mean(returns):.2f}")
+
+        if progress.disable and steps_done % print_every == 0:
+            sps = int(steps_done / (time.time() - start_time))
+            line = f"step {steps_done}/{args.total_timesteps} | {sps} steps/s | episodic_return {episodic_return:.1f}"
+            print(line, flush=True)
     progress.close()
     env.close()
+    eval_env.close()
 
     if args.save_model:
         model_path = os.path.join(run_dir, f"{args.exp_name}.pt")
         torch.save({"actor": actor.state_dict(), "qf1": qf1.state_dict(), "args": asdict(args)}, model_path)
         print(f"model saved to {model_path}; evaluate it with: python {sys.argv[0]} --load-model {model_path}")
-
-    if args.eval_episodes > 0:
-        returns = evaluate(actor, eval_env, args.eval_episodes, eval_seed, device)
-        writer.add_scalar("eval/episodic_return", np.mean(returns), args.total_timesteps)
-        print(f"eval episodic returns {[round(r, 2) for r in returns]}; mean {np.mean(returns):.2f}")
-    eval_env.close()
     writer.close()
     if args.track:
         wandb.finish()

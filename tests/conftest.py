@@ -17,6 +17,7 @@ TAGS = (
     "losses/qf1_loss",
     "losses/qf1_values",
     "losses/actor_loss",
+    "losses/td_target",
     "eval/episodic_return",
 )
 

@@ -21,7 +21,10 @@ def test_preallocated_float32_arrays_that_adds_write_into(module):
     assert [a.shape[0] for a in arrays] == [10] * 5
     assert all(a.dtype == np.float32 for a in arrays)
     fill(buffer, 0, 25)
-    assert all(a is b for a, b in zip(arrays, (buffer.obs, buffer.next_obs, buffer.actions, buffer.rewards, buffer.terminations)))
+    assert all(
+        a is b
+        for a, b in zip(arrays, (buffer.obs, buffer.next_obs, buffer.actions, buffer.rewards, buffer.terminations))
+    )
 
 
 def test_wraps_around_and_overwrites_the_oldest(module):

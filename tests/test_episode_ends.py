@@ -17,7 +17,9 @@ def replay_against_buffer(env_id: str, seed: int, rb) -> tuple:
         next_obs, reward, terminated, truncated, _ = env.step(rb.actions[i])
         np.testing.assert_allclose(rb.next_obs[i], next_obs, rtol=1e-6, atol=1e-6, err_msg=f"next_obs of {i}")
         assert rb.rewards[i] == pytest.approx(reward, rel=1e-5, abs=1e-5)
-        assert rb.terminations[i] == float(terminated), f"transition {i}: terminated={terminated}, truncated={truncated}"
+        assert rb.terminations[i] == float(terminated), (
+            f"transition {i}: terminated={terminated}, truncated={truncated}"
+        )
         obs = next_obs
         if terminated or truncated:
             terminations += terminated

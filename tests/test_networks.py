@@ -30,7 +30,11 @@ def actor_fn(module, env, output_bias=None):
 
 @pytest.mark.parametrize(
     "bias, bound",
-    [(0.0, lambda space: (space.low + space.high) / 2), (50.0, lambda space: space.high), (-50.0, lambda space: space.low)],
+    [
+        (0.0, lambda space: (space.low + space.high) / 2),
+        (50.0, lambda space: space.high),
+        (-50.0, lambda space: space.low),
+    ],
 )
 def test_actor_maps_tanh_onto_asymmetric_per_dimension_bounds(module, bias, bound):
     env = module.make_env(ASYMMETRIC, seed=0)
@@ -74,21 +78,25 @@ def test_td_target_against_a_hand_computed_value(module):
 
     # row 0: mu' = 0.5, Q' = 3 + 5 = 8, y = 1 + 0.99 * 8; row 1 terminated: y = r; row 2: Q' = -0.5 - 5
     expected = [1 + 0.99 * 8, -2.0, 0.5 + 0.99 * -5.5]
-    target = module.td_target(rewards, terminations, next_obs, target_actor, qf1_target, 0.99)
+    target = module.compute_td_target(rewards, terminations, next_obs, target_actor, qf1_target, 0.99)
     np.testing.assert_allclose(np.asarray(target), expected, rtol=1e-6)
 
 
 def test_td_target_carries_no_gradient():
-    from ddpg_continuous_action import Actor, QNetwork, make_env, td_target
+    from ddpg_continuous_action import Actor, QNetwork, compute_td_target, make_env
 
     env = make_env(ASYMMETRIC, seed=0)
-    target = td_target(torch.ones(4), torch.zeros(4), torch.randn(4, 3), Actor(env), QNetwork(env), 0.99)
+    target = compute_td_target(torch.ones(4), torch.zeros(4), torch.randn(4, 3), Actor(env), QNetwork(env), 0.99)
     assert not target.requires_grad
 
 
 @pytest.mark.parametrize("tau", [0.25, 1.0])
 def test_soft_update_moves_target_tau_of_the_way(tau):
-    from ddpg_continuous_action import QNetwork, make_env, soft_update  # the JAX one is checked against it in test_parity
+    from ddpg_continuous_action import (
+        QNetwork,
+        make_env,
+        soft_update,
+    )  # the JAX one is checked against it in test_parity
 
     env = make_env(ASYMMETRIC, seed=0)
     source, target = QNetwork(env), QNetwork(env)

@@ -1,7 +1,5 @@
 """The JAX script computes what the PyTorch script computes: same weights and batch in, same numbers out."""
 
-import copy
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,7 +22,10 @@ def to_flax(network: torch.nn.Module, layers) -> dict:
     """A copy of a torch MLP's weights as Flax params (Dense kernels are the transposed Linear weights)."""
     layer = {name: getattr(network, name) for name in layers}
     return {
-        "params": {name: {"kernel": jnp.array(l.weight.detach().numpy().T), "bias": jnp.array(l.bias.detach().numpy())} for name, l in layer.items()}
+        "params": {
+            name: {"kernel": jnp.array(dense.weight.detach().numpy().T), "bias": jnp.array(dense.bias.detach().numpy())}
+            for name, dense in layer.items()
+        }
     }
 
 
@@ -71,17 +72,23 @@ def test_one_critic_step_actor_step_and_soft_update_match(setup):
     # critic: loss, gradients, parameters after one Adam step
     torch_batch = [torch.from_numpy(x) for x in batch]
     torch_q_optimizer = torch.optim.Adam(qf1.parameters(), lr=lr)
-    qf1_loss, qf1_a_values = torch_ddpg.update_critic(torch_batch, qf1, torch_q_optimizer, target_actor, qf1_target, gamma)
+    qf1_loss, qf1_a_values, _ = torch_ddpg.update_critic(
+        torch_batch, qf1, torch_q_optimizer, target_actor, qf1_target, gamma
+    )
     obs, actions, rewards, next_obs, terminations = batch
-    target = jax_ddpg.td_target(
-        rewards, terminations, next_obs,
+    td_target = jax_ddpg.compute_td_target(
+        rewards,
+        terminations,
+        next_obs,
         lambda s: flax_actor.apply(state["actor_target_params"], s),
         lambda s, a: flax_qf1.apply(state["qf1_target_params"], s, a),
         gamma,
     )
-    grads = jax.grad(lambda p: jax_ddpg.critic_loss(p, flax_qf1, obs, actions, target)[0])(state["qf1_params"])
+    grads = jax.grad(lambda p: jax_ddpg.critic_loss(p, flax_qf1, obs, actions, td_target)[0])(state["qf1_params"])
     assert_same(qf1, grads, LAYERS["qf1"], grad=True)
-    state, jax_qf1_loss, jax_qf1_a_values = jax_ddpg.update_critic(state, batch, flax_actor, flax_qf1, q_optimizer, gamma)
+    state, jax_qf1_loss, jax_qf1_a_values, _ = jax_ddpg.update_critic(
+        state, batch, flax_actor, flax_qf1, q_optimizer, gamma
+    )
     np.testing.assert_allclose(jax_qf1_loss, qf1_loss.numpy(), **TOLERANCE)
     np.testing.assert_allclose(jax_qf1_a_values, qf1_a_values.numpy(), **TOLERANCE)
     assert_same(qf1, state["qf1_params"], LAYERS["qf1"], tolerance=ADAM_TOLERANCE)
@@ -108,7 +115,9 @@ def test_same_weights_same_actions_and_q_values(setup):
     env, (actor, qf1, _, _), batch, state = setup
     obs, actions = batch[0] * 100, batch[1]  # large inputs: saturated, clipped actions too
     np.testing.assert_allclose(
-        jax_ddpg.make_actor(env).apply(state["actor_params"], obs), actor(torch.from_numpy(obs)).detach().numpy(), **TOLERANCE
+        jax_ddpg.make_actor(env).apply(state["actor_params"], obs),
+        actor(torch.from_numpy(obs)).detach().numpy(),
+        **TOLERANCE,
     )
     np.testing.assert_allclose(
         jax_ddpg.QNetwork().apply(state["qf1_params"], obs, actions),

@@ -18,7 +18,12 @@ from tests.conftest import SHORT_RUN, TAGS, read_scalars, read_text_tags, run_di
 
 @pytest.mark.parametrize(
     "env_id",
-    ["Pendulum-v1", "InvertedPendulum-v4", "Humanoid-v4", "tests.envs:AsymmetricBounds-v0"],  # [-2, 2], [-3, 3], [-0.4, 0.4], asymmetric
+    [
+        "Pendulum-v1",
+        "InvertedPendulum-v4",
+        "Humanoid-v4",
+        "tests.envs:AsymmetricBounds-v0",
+    ],  # [-2, 2], [-3, 3], [-0.4, 0.4], asymmetric
 )
 def test_short_run_writes_every_metric_finite(script, tmp_path, env_id):
     # a wide exploration noise pushes actions against the bounds; the asymmetric env fails on any action outside them
@@ -59,7 +64,11 @@ def test_progress_bar_with_rate_and_return_on_a_terminal(script, tmp_path):
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a new pty is 0 columns wide
     process = subprocess.Popen(
         [sys.executable, str(script), "--env-id", "Pendulum-v1", *SHORT_RUN],
-        cwd=tmp_path, env=script_env(), stdin=terminal, stdout=terminal, stderr=terminal,
+        cwd=tmp_path,
+        env=script_env(),
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
     )
     os.close(terminal)
     screen = b""
