@@ -72,9 +72,10 @@ def run_globals(name, tmp_path, monkeypatch, *args) -> dict:
     return run_in_process(SCRIPTS[name], tmp_path, monkeypatch, "--env-id", "Pendulum-v1", *SHORT_RUN, *args)
 
 
-def test_paper_preset_builds_the_paper_networks_and_optimisers_torch(tmp_path, monkeypatch):
-    run = run_globals("torch", tmp_path, monkeypatch, "--paper", "--learning-starts", "498")  # one critic step
-    args, actor, qf1 = run["args"], run["actor"], run["qf1"]
+def run_paper_preset(name, tmp_path, monkeypatch) -> dict:
+    """A --paper run with one critic step and no actor step; the settings that are plain args checked on them."""
+    run = run_globals(name, tmp_path, monkeypatch, "--paper", "--learning-starts", "498")
+    args = run["args"]
     assert (args.batch_size, args.tau, args.exploration_noise_type, args.ou_theta, args.ou_sigma) == (
         64,
         1e-3,
@@ -82,6 +83,12 @@ def test_paper_preset_builds_the_paper_networks_and_optimisers_torch(tmp_path, m
         0.15,
         0.2,
     )
+    return run
+
+
+def test_paper_preset_builds_the_paper_networks_and_optimisers_torch(tmp_path, monkeypatch):
+    run = run_paper_preset("torch", tmp_path, monkeypatch)
+    actor, qf1 = run["actor"], run["qf1"]
     assert [actor.fc1.out_features, actor.fc2.out_features] == [400, 300]
     assert [qf1.fc1.in_features, qf1.fc1.out_features, qf1.fc2.in_features, qf1.fc2.out_features] == [3, 400, 401, 300]
     for layer in (actor.fc_mu, run["target_actor"].fc_mu):  # untrained: no actor step ran
@@ -95,15 +102,8 @@ def test_paper_preset_builds_the_paper_networks_and_optimisers_torch(tmp_path, m
 
 
 def test_paper_preset_builds_the_paper_networks_and_optimisers_jax(tmp_path, monkeypatch):
-    run = run_globals("jax", tmp_path, monkeypatch, "--paper", "--learning-starts", "498")
-    args, state = run["args"], run["state"]
-    assert (args.batch_size, args.tau, args.exploration_noise_type, args.ou_theta, args.ou_sigma) == (
-        64,
-        1e-3,
-        "ou",
-        0.15,
-        0.2,
-    )
+    run = run_paper_preset("jax", tmp_path, monkeypatch)
+    state = run["state"]
     shapes = jax.tree_util.tree_map(np.shape, state["qf1_params"])["params"]
     assert shapes["fc1"]["kernel"] == (3, 400) and shapes["fc2"]["kernel"] == (401, 300)
     actor_shapes = jax.tree_util.tree_map(np.shape, state["actor_params"])["params"]
