@@ -346,7 +346,7 @@ if __name__ == "__main__":
     noise_rng = np.random.default_rng(args.seed)
     ou_noise = np.zeros_like(action_scale)
     if args.exploration_noise_type == "param":
-        perturbed_actor, adaptive_actor, param_noise_std = new_actor(), new_actor(), 0.1
+        perturbed_actor, adaptive_actor, param_noise_std = new_actor(), new_actor(), 0.1  # 0.1: the initial scale
         perturb_actor(perturbed_actor, actor, param_noise_std)
     behaviour_actor = perturbed_actor if args.exploration_noise_type == "param" else actor
 

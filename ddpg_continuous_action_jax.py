@@ -358,7 +358,7 @@ if __name__ == "__main__":
     ou_noise = np.zeros_like(action_scale)
     if args.exploration_noise_type == "param":
         key, perturb_key = jax.random.split(key)
-        param_noise_std = 0.1
+        param_noise_std = 0.1  # the initial scale; it adapts from there
         perturbed_params = perturb_actor(state["actor_params"], param_noise_std, perturb_key)
 
     # One compiled call per gradient step: the critic update, then (every policy_frequency-th step) the actor

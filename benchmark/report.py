@@ -79,22 +79,34 @@ def bootstrap_ci(values: np.ndarray, statistic, seed: int = 0) -> tuple:
     return float(low), float(high)
 
 
-def summarise(runs: list) -> list:
-    """One row per env x script x protocol with the statistics over seeds."""
+def final_returns(runs: list) -> list:
+    """One row per run and protocol: its final return (the raw data behind the table)."""
     rows = []
     for env_id, script in sorted({(env, script) for script, env, _, _ in runs}):
-        data = [read_run(run_dir) for s, env, _, run_dir in runs if (s, env) == (script, env_id)]
-        total_steps = max(int(steps.max()) for run in data for steps, _ in run.values())
+        group = [(seed, run_dir, read_run(run_dir)) for s, env, seed, run_dir in runs if (s, env) == (script, env_id)]
+        total_steps = max(int(steps.max()) for _, _, run in group for steps, _ in run.values())
         for protocol in PROTOCOLS:
-            finals = np.array([final_return(protocol, *run[protocol], total_steps) for run in data if protocol in run])
-            if len(finals) == 0:
-                continue
-            low, high = bootstrap_ci(finals, iqm)
-            rows.append({
-                "env_id": env_id, "script": LABELS.get(script, script), "protocol": protocol, "seeds": len(finals),
-                "steps": total_steps, "mean": finals.mean(), "std": finals.std(ddof=1) if len(finals) > 1 else 0.0,
-                "iqm": iqm(finals), "iqm_ci_low": low, "iqm_ci_high": high,
-            })  # fmt: skip
+            for seed, run_dir, run in sorted(group, key=lambda item: item[0]):
+                if protocol in run:
+                    final = final_return(protocol, *run[protocol], total_steps)
+                    label = LABELS.get(script, script)
+                    row = {"env_id": env_id, "script": label, "protocol": protocol, "seed": seed, "steps": total_steps}
+                    rows.append({**row, "final_return": final, "run_dir": str(run_dir)})
+    return rows
+
+
+def summarise(per_run: list) -> list:
+    """One row per env x script x protocol with the statistics over seeds."""
+    rows = []
+    for env_id, script, protocol in dict.fromkeys((r["env_id"], r["script"], r["protocol"]) for r in per_run):
+        group = [r for r in per_run if (r["env_id"], r["script"], r["protocol"]) == (env_id, script, protocol)]
+        finals = np.array([r["final_return"] for r in group])
+        low, high = bootstrap_ci(finals, iqm)
+        rows.append({
+            "env_id": env_id, "script": script, "protocol": protocol, "seeds": len(finals),
+            "steps": group[0]["steps"], "mean": finals.mean(), "std": finals.std(ddof=1) if len(finals) > 1 else 0.0,
+            "iqm": iqm(finals), "iqm_ci_low": low, "iqm_ci_high": high,
+        })  # fmt: skip
     return rows
 
 
@@ -162,6 +174,13 @@ def plot_env(env_id: str, runs: list, path: Path):
     plt.close(fig)
 
 
+def write_csv(path: Path, rows: list):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def markdown_table(rows: list) -> str:
     lines = [
         "| env | script | protocol | seeds | steps | mean +- std | IQM [95% CI] |",
@@ -186,11 +205,10 @@ def main(argv=None) -> int:
         print(f"error: no finished runs under {', '.join(map(str, args.sweeps))}; run a sweep first")
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = summarise(runs)
-    with open(args.out / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    per_run = final_returns(runs)
+    rows = summarise(per_run)
+    write_csv(args.out / "runs.csv", per_run)
+    write_csv(args.out / "results.csv", rows)
     (args.out / "results.md").write_text(markdown_table(rows))
     for env_id in sorted({env for _, env, _, _ in runs}):
         plot_env(env_id, runs, args.out / f"{env_id}.png")

@@ -83,3 +83,12 @@ def test_curves_put_returns_on_a_common_grid():
 def test_no_finished_runs_is_one_clear_line(tmp_path, capsys):
     assert report.main([str(tmp_path), "--out", str(tmp_path / "out")]) == 1
     assert capsys.readouterr().out.startswith("error: no finished runs")
+
+
+def test_raw_final_returns_per_run(results):
+    out, _ = results
+    with open(out / "runs.csv") as f:
+        runs = [row for row in csv.DictReader(f) if (row["script"], row["protocol"]) == ("PyTorch", "eval")]
+    assert [(int(r["seed"]), float(r["final_return"])) for r in runs] == list(
+        enumerate(EVAL_FINALS["ddpg_continuous_action"], 1)
+    )
