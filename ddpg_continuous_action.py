@@ -416,10 +416,12 @@ if __name__ == "__main__":
         if args.diagnostics_frequency and global_step >= args.learning_starts:
             if global_step == args.learning_starts:  # probe states drawn once, to follow the same states over training
                 probe_obs = torch.from_numpy(rb.sample(256)[0]).to(device)
-                probe_actions = actor(probe_obs).detach()
+                with torch.no_grad():
+                    probe_actions = actor(probe_obs)
             if (global_step + 1) % args.diagnostics_frequency == 0:
                 with torch.no_grad():
-                    actions, probe_q = actor(probe_obs), qf1(probe_obs, actor(probe_obs))
+                    actions = actor(probe_obs)
+                    probe_q = qf1(probe_obs, actions)
                 drift = ((actions - probe_actions).abs() / actor.action_scale).mean().item()
                 writer.add_histogram("diagnostics/probe_actions", actions, global_step + 1)
                 writer.add_histogram("diagnostics/probe_q_values", probe_q, global_step + 1)
