@@ -235,10 +235,12 @@ def update_critic(batch, qf1, q_optimizer, target_actor, qf1_target, gamma: floa
 
 def update_actor(obs, actor, actor_optimizer, qf1):
     """One Adam step on the actor towards higher Q(s, mu(s)); only the actor's optimiser steps."""
+    qf1.requires_grad_(False)  # the gradient flows through the critic to the actor, skipping the critic's weight grads
     actor_loss = -qf1(obs, actor(obs)).mean()
     actor_optimizer.zero_grad()
     actor_loss.backward()
     actor_optimizer.step()
+    qf1.requires_grad_(True)
     return actor_loss.detach()
 
 
@@ -341,8 +343,11 @@ if __name__ == "__main__":
     target_actor.load_state_dict(actor.state_dict())
     qf1_target.load_state_dict(qf1.state_dict())
     critic_learning_rate = args.critic_learning_rate or args.learning_rate
-    q_optimizer = torch.optim.Adam(qf1.parameters(), lr=critic_learning_rate, weight_decay=args.critic_weight_decay)
-    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate)
+    # fused: one kernel for the whole Adam step instead of a dozen passes over each tensor; the same math, in less time
+    q_optimizer = torch.optim.Adam(
+        qf1.parameters(), lr=critic_learning_rate, weight_decay=args.critic_weight_decay, fused=True
+    )
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
     action_scale = actor.action_scale.cpu().numpy()
     noise_rng = np.random.default_rng(args.seed)
     ou_noise = np.zeros_like(action_scale)

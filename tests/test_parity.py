@@ -71,7 +71,7 @@ def test_one_critic_step_actor_step_and_soft_update_match(setup):
 
     # critic: loss, gradients, parameters after one Adam step
     torch_batch = [torch.from_numpy(x) for x in batch]
-    torch_q_optimizer = torch.optim.Adam(qf1.parameters(), lr=lr)
+    torch_q_optimizer = torch.optim.Adam(qf1.parameters(), lr=lr, fused=True)  # as in the script
     qf1_loss, qf1_a_values, _ = torch_ddpg.update_critic(
         torch_batch, qf1, torch_q_optimizer, target_actor, qf1_target, gamma
     )
@@ -94,7 +94,7 @@ def test_one_critic_step_actor_step_and_soft_update_match(setup):
     assert_same(qf1, state["qf1_params"], LAYERS["qf1"], tolerance=ADAM_TOLERANCE)
 
     # actor, against the updated critic
-    torch_actor_optimizer = torch.optim.Adam(actor.parameters(), lr=lr)
+    torch_actor_optimizer = torch.optim.Adam(actor.parameters(), lr=lr, fused=True)
     actor_loss = torch_ddpg.update_actor(torch_batch[0], actor, torch_actor_optimizer, qf1)
     grads = jax.grad(jax_ddpg.actor_loss)(state["actor_params"], flax_actor, flax_qf1, state["qf1_params"], obs)
     assert_same(actor, grads, LAYERS["actor"], grad=True)
