@@ -141,10 +141,11 @@ def peak_memory_gib(name: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
-def measure_in_subprocess(function: str, *args) -> float:
-    """Run one measurement in a fresh Python process, so that no implementation inherits another's state."""
-    code = f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import speed; "
-    code += f"print(json.dumps(speed.{function}(*{list(args)!r})))"
+def measure_in_subprocess(function: str, *args, module: str = "speed") -> float:
+    """Run one measurement (a function of a module in benchmark/) in a fresh Python process, so that no
+    implementation inherits another's state."""
+    code = f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import {module}; "
+    code += f"print(json.dumps({module}.{function}(*{list(args)!r})))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"{function}{args} failed:\n{result.stderr[-3000:]}")
