@@ -114,10 +114,12 @@ def backward(net_layers, x, h1, h2, d_out, weight_grads=True):
 
 
 def actor_forward(actor, obs):
+    """The actor's hidden activations, its tanh output, where the clamp to the bounds passes gradient, its action."""
     h1, h2, pre_tanh = forward(layers(actor), obs)
     squashed = pre_tanh.tanh()
     action = squashed * actor.action_scale + actor.action_bias
-    return h1, h2, squashed, action.clamp(actor.action_low, actor.action_high)
+    inside = (action >= actor.action_low) & (action <= actor.action_high)
+    return h1, h2, squashed, inside, action.clamp(actor.action_low, actor.action_high)
 
 
 def critic_grads_by_hand(batch, qf1, target_actor, qf1_target):
@@ -125,7 +127,7 @@ def critic_grads_by_hand(batch, qf1, target_actor, qf1_target):
     import torch
 
     obs, actions, rewards, next_obs, terminations = batch
-    next_q = forward(layers(qf1_target), torch.cat([next_obs, actor_forward(target_actor, next_obs)[3]], 1))[2]
+    next_q = forward(layers(qf1_target), torch.cat([next_obs, actor_forward(target_actor, next_obs)[-1]], 1))[2]
     td_target = rewards[:, None] + GAMMA * (1.0 - terminations[:, None]) * next_q
     x = torch.cat([obs, actions], 1)
     h1, h2, qf1_a_values = forward(layers(qf1), x)
@@ -136,12 +138,11 @@ def actor_grads_by_hand(obs, actor, qf1):
     """The actor's gradients of -mean Q(s, mu(s)), with no autograd; the critic's weights get none."""
     import torch
 
-    h1, h2, squashed, action = actor_forward(actor, obs)
+    h1, h2, squashed, inside, action = actor_forward(actor, obs)
     x = torch.cat([obs, action], 1)
     g1, g2, _ = forward(layers(qf1), x)
     d_q = torch.full((len(obs), 1), -1.0 / len(obs))
     d_action = backward(layers(qf1), x, g1, g2, d_q, weight_grads=False)[:, OBS_DIM:]
-    inside = (action > actor.action_low) & (action < actor.action_high)  # the clamp passes no gradient outside
     d_pre_tanh = d_action * actor.action_scale * (1 - squashed * squashed) * inside
     return backward(layers(actor), obs, h1, h2, d_pre_tanh)
 
