@@ -32,7 +32,8 @@ IMPLEMENTATIONS = {
     "sb3": "Stable-Baselines3 DDPG",
     "sbx": "SBX DDPG",
 }
-HIDDEN, BATCH, LR, TAU, NOISE, POLICY_FREQUENCY = (256, 256), 256, 3e-4, 0.005, 0.1, 2
+HIDDEN, BATCH, LR, TAU, NOISE, POLICY_FREQUENCY, GAMMA = (256, 256), 256, 3e-4, 0.005, 0.1, 2, 0.99
+OBS_DIM, ACT_DIM = 11, 3  # Hopper-v4's
 
 
 def train_step_flops(obs_dim: int, act_dim: int) -> float:
@@ -101,7 +102,7 @@ def library_model(name: str, env_id: str, learning_starts: int):
     noise = NormalActionNoise(mean=np.zeros_like(scale), sigma=NOISE * scale)
     model = DDPG(
         "MlpPolicy", env, learning_rate=LR, buffer_size=1_000_000, learning_starts=learning_starts, batch_size=BATCH,
-        tau=TAU, gamma=0.99, train_freq=1, gradient_steps=1, action_noise=noise,
+        tau=TAU, gamma=GAMMA, train_freq=1, gradient_steps=1, action_noise=noise,
         policy_kwargs={"net_arch": list(HIDDEN)}, seed=1, **kwargs,
     )  # fmt: skip
     model.policy_delay = POLICY_FREQUENCY  # both libraries' DDPG is their TD3 with policy_delay=1
@@ -181,7 +182,7 @@ def main(argv=None) -> int:
             print(f"repeat {repeat + 1}/{args.repeats}: {name} {rate:.1f} steps/s", flush=True)
     memory = {name: measure_in_subprocess("peak_memory_gib", name) for name in args.implementations}
     gflops = measure_in_subprocess("matmul_gflops")
-    flops = train_step_flops(obs_dim=11, act_dim=3)
+    flops = train_step_flops(OBS_DIM, ACT_DIM)
     print(f"matrix product 256x256x256: {gflops:.1f} GFLOP/s; a training step: {flops / 1e9:.3f} GFLOP")
     rows = []
     for name, values in rates.items():

@@ -24,17 +24,16 @@ from pathlib import Path
 import numpy as np
 import speed
 
-OBS_DIM, ACT_DIM, BUFFER = 11, 3, 100_000
-GAMMA = 0.99
+BUFFER = 100_000
 WARMUP, STEPS = 200, 1_000
 
 
 def filled_buffer(module):
     """The script's own replay buffer, full of random Hopper-sized transitions."""
     rng = np.random.default_rng(0)
-    rb = module.ReplayBuffer(BUFFER, OBS_DIM, ACT_DIM, seed=0)
-    rb.obs[:], rb.next_obs[:] = rng.normal(size=(2, BUFFER, OBS_DIM))
-    rb.actions[:] = rng.uniform(-1, 1, (BUFFER, ACT_DIM))
+    rb = module.ReplayBuffer(BUFFER, speed.OBS_DIM, speed.ACT_DIM, seed=0)
+    rb.obs[:], rb.next_obs[:] = rng.normal(size=(2, BUFFER, speed.OBS_DIM))
+    rb.actions[:] = rng.uniform(-1, 1, (BUFFER, speed.ACT_DIM))
     rb.rewards[:], rb.terminations[:] = rng.normal(size=BUFFER), rng.random(BUFFER) < 0.01
     rb.size = BUFFER
     return rb
@@ -78,7 +77,7 @@ def torch_script_ms() -> float:
 
     def step(i):
         batch = sampled_batch(rb)
-        ddpg.update_critic(batch, qf1, q_optimizer, target_actor, qf1_target, GAMMA)
+        ddpg.update_critic(batch, qf1, q_optimizer, target_actor, qf1_target, speed.GAMMA)
         if i % speed.POLICY_FREQUENCY == 0:
             ddpg.update_actor(batch[0], actor, actor_optimizer, qf1)
             ddpg.soft_update(target_actor, actor, speed.TAU)
@@ -128,7 +127,7 @@ def critic_grads_by_hand(batch, qf1, target_actor, qf1_target):
 
     obs, actions, rewards, next_obs, terminations = batch
     next_q = forward(layers(qf1_target), torch.cat([next_obs, actor_forward(target_actor, next_obs)[-1]], 1))[2]
-    td_target = rewards[:, None] + GAMMA * (1.0 - terminations[:, None]) * next_q
+    td_target = rewards[:, None] + speed.GAMMA * (1.0 - terminations[:, None]) * next_q
     x = torch.cat([obs, actions], 1)
     h1, h2, qf1_a_values = forward(layers(qf1), x)
     return backward(layers(qf1), x, h1, h2, (qf1_a_values - td_target) * (2.0 / len(obs)))
@@ -142,7 +141,7 @@ def actor_grads_by_hand(obs, actor, qf1):
     x = torch.cat([obs, action], 1)
     g1, g2, _ = forward(layers(qf1), x)
     d_q = torch.full((len(obs), 1), -1.0 / len(obs))
-    d_action = backward(layers(qf1), x, g1, g2, d_q, weight_grads=False)[:, OBS_DIM:]
+    d_action = backward(layers(qf1), x, g1, g2, d_q, weight_grads=False)[:, speed.OBS_DIM :]
     d_pre_tanh = d_action * actor.action_scale * (1 - squashed * squashed) * inside
     return backward(layers(actor), obs, h1, h2, d_pre_tanh)
 
@@ -159,7 +158,7 @@ def check_by_hand(ddpg, nets, batch):
 
     actor, qf1, target_actor, qf1_target = nets
     obs, actions, rewards, next_obs, terminations = batch
-    td_target = ddpg.compute_td_target(rewards, terminations, next_obs, target_actor, qf1_target, GAMMA)
+    td_target = ddpg.compute_td_target(rewards, terminations, next_obs, target_actor, qf1_target, speed.GAMMA)
     critic_loss = torch.nn.functional.mse_loss(qf1(obs, actions), td_target)
     autograd = [torch.autograd.grad(critic_loss, list(qf1.parameters()))]
     autograd.append(torch.autograd.grad(-qf1(obs, actor(obs)).mean(), list(actor.parameters())))
@@ -199,7 +198,7 @@ def jax_script_ms() -> float:
 
     env = gym.make("Hopper-v4")
     actor, qf1 = ddpg.make_actor(env, speed.HIDDEN), ddpg.QNetwork(speed.HIDDEN)
-    obs, action = np.zeros(OBS_DIM, np.float32), np.zeros(ACT_DIM, np.float32)
+    obs, action = np.zeros(speed.OBS_DIM, np.float32), np.zeros(speed.ACT_DIM, np.float32)
     actor_params = actor.init(jax.random.PRNGKey(0), obs)
     qf1_params = qf1.init(jax.random.PRNGKey(1), obs, action)
     actor_optimizer, q_optimizer = (
@@ -212,7 +211,7 @@ def jax_script_ms() -> float:
 
     @partial(jax.jit, static_argnames="with_actor")
     def update(state, batch, with_actor: bool):  # as in the script's main
-        state, qf1_loss, _, _ = ddpg.update_critic(state, batch, actor, qf1, q_optimizer, GAMMA)
+        state, qf1_loss, _, _ = ddpg.update_critic(state, batch, actor, qf1, q_optimizer, speed.GAMMA)
         if with_actor:
             state, _ = ddpg.update_actor(state, batch[0], actor, qf1, actor_optimizer)
             state["actor_target_params"] = ddpg.soft_update(
@@ -260,7 +259,7 @@ def main(argv=None) -> int:
         for name, function in MEASUREMENTS.items():
             times[name].append(speed.measure_in_subprocess(function, module="update_floor"))
             print(f"repeat {repeat + 1}/{args.repeats}: {name} {times[name][-1]:.2f} ms/step", flush=True)
-    flops = speed.train_step_flops(OBS_DIM, ACT_DIM)
+    flops = speed.train_step_flops(speed.OBS_DIM, speed.ACT_DIM)
     rates = {"torch": speed.measure_in_subprocess("matmul_gflops"),
              "xla": speed.measure_in_subprocess("xla_matmul_gflops", module="update_floor")}  # fmt: skip
     rows = [{"update": name, "ms_per_step_median": round(float(np.median(values)), 3),
