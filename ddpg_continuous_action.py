@@ -1,13 +1,17 @@
 # DDPG (Lillicrap et al. 2016, arXiv:1509.02971) for continuous-action Gymnasium envs, in one file.
+import math
 import os
-import random
+import shutil
+import signal
 import sys
 import time
+import zipfile
 from dataclasses import asdict, dataclass, replace
 from typing import Literal, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
+import psutil
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -90,6 +94,11 @@ class Args:
     """episodes of each deterministic evaluation, on an env instance of its own; 0 turns evaluation off"""
     diagnostics_frequency: int = 5_000
     """log the actor's actions and Q-values on fixed probe states from the buffer every this many steps; 0: never"""
+    checkpoint_frequency: int = 0
+    """save a checkpoint in the run directory at the first episode end after every this many steps, and stop with
+    one on SIGTERM or SIGUSR1 (exit code 75); 0: no checkpoints"""
+    resume: Optional[str] = None
+    """a run directory to continue from its checkpoint, with the run's own settings (--total-timesteps may be raised)"""
 
 
 # Lillicrap et al. 2016, section 7: the settings `--paper` switches on; flags given beside it still win.
@@ -103,14 +112,20 @@ PAPER = dict(
 def args_error(args: Args) -> Optional[str]:
     """The first setting that makes no sense, as a line saying how to fix it; None if all is well."""
     positive = "total_timesteps buffer_size batch_size policy_frequency learning_rate param_noise_target".split()
-    positive += ["critic_learning_rate"] if args.critic_learning_rate is not None else []
-    non_negative = "learning_starts exploration_noise ou_sigma critic_weight_decay eval_episodes eval_frequency".split()
+    positive += [name for name in ("critic_learning_rate", "final_layer_init") if getattr(args, name) is not None]
+    non_negative = "seed learning_starts exploration_noise ou_sigma critic_weight_decay eval_episodes".split()
+    non_negative += "eval_frequency diagnostics_frequency checkpoint_frequency".split()
+    for name, value in asdict(args).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"--{name.replace('_', '-')} must be a finite number, got {value}"
     for name in positive:
         if getattr(args, name) <= 0:
             return f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}"
-    for name in non_negative + ["diagnostics_frequency"]:
+    for name in non_negative:
         if getattr(args, name) < 0:
             return f"--{name.replace('_', '-')} must not be negative, got {getattr(args, name)}"
+    if min(args.hidden_sizes) <= 0:
+        return f"--hidden-sizes must be positive widths, got {' '.join(map(str, args.hidden_sizes))}"
     if not 0.0 <= args.gamma <= 1.0:
         return f"--gamma must lie in [0, 1], got {args.gamma}"
     if not 0.0 < args.tau <= 1.0:
@@ -127,19 +142,87 @@ def args_error(args: Args) -> Optional[str]:
             f"--learning-starts ({args.learning_starts}) is not below --total-timesteps ({args.total_timesteps}), "
             "so no gradient step would run; lower it or train longer"
         )
+    if not args.exp_name or "/" in args.exp_name or os.sep in args.exp_name:
+        return f"--exp-name must be a name without '/' (it names the run directory), got {args.exp_name!r}"
+    if args.load_model and args.resume:
+        return "--load-model evaluates a saved model and --resume continues a run: give one of them"
     return None
 
 
-def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: str = "videos") -> gym.Env:
-    """One env with episode statistics (and videos); ValueError if DDPG cannot act in it."""
+def memory_available() -> int:
+    """Bytes of memory this process may still take: what the machine has available, within the memory limit of
+    its cgroup (v2) when it has one, as under Slurm's --mem."""
+    available = psutil.virtual_memory().available
+    try:
+        with open("/proc/self/cgroup") as f:
+            group = f.read().split("::")[-1].strip()
+        with open(f"/sys/fs/cgroup{group}/memory.max") as limit, open(f"/sys/fs/cgroup{group}/memory.current") as used:
+            available = min(available, int(limit.read()) - int(used.read()))
+    except (OSError, ValueError):  # no cgroup v2, or no limit ("max")
+        pass
+    return available
+
+
+def room_error(args: Args, env: gym.Env, directory: str) -> Optional[str]:
+    """The replay buffer when full against the memory available, and with checkpoints on, a checkpoint against the
+    free disk space (twice over for a new run: a checkpoint is written beside the last one, then replaces it). Too
+    big: a line with both figures and the --buffer-size that fits. A tight fit: a warning, and the run goes on."""
+    per_transition = 4 * (2 * env.observation_space.shape[0] + env.action_space.shape[0] + 2)  # float32 fields
+    needs = {"memory": (memory_available(), per_transition)}
+    if args.checkpoint_frequency:
+        needs["disk space"] = (shutil.disk_usage(directory).free, per_transition * (1 if args.resume else 2))
+    for what, (available, per_slot) in needs.items():
+        need, fits = args.buffer_size * per_slot, int(0.8 * available / per_slot)  # fits: leaves a fifth for the rest
+        figures = f"--buffer-size {args.buffer_size} takes {need / 2**30:.2f} GiB of {what} when full"
+        figures += f" and {available / 2**30:.2f} GiB is available"
+        if need > available:
+            return f"{figures}; --buffer-size {fits} would fit"
+        if need > 0.8 * available:
+            print(f"warning: {figures}, little room for the rest; --buffer-size {fits} leaves a fifth", file=sys.stderr)
+    return None
+
+
+def machine_error(args: Args, env: gym.Env, run_dir: str) -> Optional[str]:
+    """The first thing this machine lacks for the run, as a line saying how to fix it: a writable run directory,
+    room for the replay buffer (and checkpoints), a W&B login for --track, a renderer for --capture-video."""
+    directory = run_dir
+    while not os.path.exists(directory):
+        directory = os.path.dirname(directory) or "."
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK | os.X_OK):
+        return f"cannot write the run directory {run_dir}: {directory} is not a writable directory"
+    if error := room_error(args, env, directory):
+        return error
+    if args.checkpoint_frequency and env.spec.max_episode_steps is None:
+        return f"--checkpoint-frequency: checkpoints are written at episode ends, and {args.env_id} has no time limit"
+    if args.track and os.environ.get("WANDB_MODE", "online") not in ("offline", "disabled", "dryrun"):
+        import wandb
+
+        if not wandb.login(prompt=False, verify=False):
+            return "--track: no W&B login here; run `wandb login`, or set WANDB_MODE=offline (and `wandb sync` later)"
+    if args.capture_video:
+        try:
+            with gym.make(args.env_id, render_mode="rgb_array") as render_env:
+                render_env.reset(seed=0)
+                render_env.render()
+        except Exception as e:  # whatever the renderer raises: no display, no EGL, a bad MUJOCO_GL
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            return f"--capture-video: {args.env_id} cannot render here ({reason}); try MUJOCO_GL=egl or osmesa"
+    return None
+
+
+def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: str = "videos", episodes=0) -> gym.Env:
+    """One env with episode statistics (and videos), `episodes` into a run; ValueError if DDPG cannot act in it."""
     env = gym.make(env_id, render_mode="rgb_array" if capture_video else None)
     if not isinstance(env.action_space, gym.spaces.Box):
         raise ValueError(f"{env_id} has a {env.action_space} action space; DDPG needs continuous (Box) actions")
     if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
         raise ValueError(f"{env_id} has a {env.observation_space} observation space; this script needs a flat Box")
+    env.reset(seed=seed)  # seeds the env's generator, from which every later reset draws (a checkpoint saves it)
     if capture_video:
         env = gym.wrappers.RecordVideo(env, video_folder)
+        env.episode_id = episodes - 1  # a resumed run numbers (and picks) its videos where it stopped
     env = gym.wrappers.RecordEpisodeStatistics(env)
+    env.episode_count = episodes
     env.action_space.seed(seed)
     return env
 
@@ -149,11 +232,13 @@ class ReplayBuffer:
 
     def __init__(self, capacity: int, obs_dim: int, act_dim: int, seed: int):
         self.capacity, self.pos, self.size = capacity, 0, 0
-        self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
-        self.next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
-        self.actions = np.zeros((capacity, act_dim), dtype=np.float32)
-        self.rewards = np.zeros(capacity, dtype=np.float32)
-        self.terminations = np.zeros(capacity, dtype=np.float32)
+        # np.full writes every page now, where np.zeros would leave it to the first write: memory the machine cannot
+        # give fails the run here, not hours later when the buffer fills
+        self.obs = np.full((capacity, obs_dim), 0.0, dtype=np.float32)
+        self.next_obs = np.full((capacity, obs_dim), 0.0, dtype=np.float32)
+        self.actions = np.full((capacity, act_dim), 0.0, dtype=np.float32)
+        self.rewards = np.full(capacity, 0.0, dtype=np.float32)
+        self.terminations = np.full(capacity, 0.0, dtype=np.float32)
         self.rng = np.random.default_rng(seed)
 
     def add(self, obs, next_obs, action, reward, terminated):
@@ -167,21 +252,14 @@ class ReplayBuffer:
         return self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminations[idx]
 
 
-def uniform_init_(layer: nn.Linear, limit: Optional[float]):
-    if limit is not None:
-        nn.init.uniform_(layer.weight, -limit, limit)
-        nn.init.uniform_(layer.bias, -limit, limit)
-
-
 class Actor(nn.Module):
-    def __init__(self, env: gym.Env, hidden_sizes=(256, 256), layer_norm=False, final_layer_init=None):
+    def __init__(self, env: gym.Env, hidden_sizes=(256, 256), layer_norm=False):
         super().__init__()
         obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
         self.fc1 = nn.Linear(obs_dim, hidden_sizes[0])
         self.fc2 = nn.Linear(hidden_sizes[0], hidden_sizes[1])
         self.fc_mu = nn.Linear(hidden_sizes[1], act_dim)
         self.ln1, self.ln2 = (nn.LayerNorm(size) if layer_norm else nn.Identity() for size in hidden_sizes)
-        uniform_init_(self.fc_mu, final_layer_init)
         low = torch.as_tensor(env.action_space.low, dtype=torch.float64)
         high = torch.as_tensor(env.action_space.high, dtype=torch.float64)
         self.register_buffer("action_scale", ((high - low) / 2).float())
@@ -199,7 +277,7 @@ class Actor(nn.Module):
 
 
 class QNetwork(nn.Module):
-    def __init__(self, env: gym.Env, hidden_sizes=(256, 256), layer_norm=False, final_layer_init=None, action_layer=1):
+    def __init__(self, env: gym.Env, hidden_sizes=(256, 256), layer_norm=False, action_layer=1):
         super().__init__()
         obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
         self.action_layer = action_layer
@@ -207,12 +285,27 @@ class QNetwork(nn.Module):
         self.fc2 = nn.Linear(hidden_sizes[0] + (act_dim if action_layer == 2 else 0), hidden_sizes[1])
         self.fc3 = nn.Linear(hidden_sizes[1], 1)
         self.ln1, self.ln2 = (nn.LayerNorm(size) if layer_norm else nn.Identity() for size in hidden_sizes)
-        uniform_init_(self.fc3, final_layer_init)
 
     def forward(self, obs, action):
         x = F.relu(self.ln1(self.fc1(torch.cat([obs, action], -1) if self.action_layer == 1 else obs)))
         x = F.relu(self.ln2(self.fc2(torch.cat([x, action], -1) if self.action_layer == 2 else x)))
         return self.fc3(x).squeeze(-1)
+
+
+def init_params(network: nn.Module, rng: np.random.Generator, final_layer_init: Optional[float] = None):
+    """Draw every Linear layer from `rng` as nn.Linear does, weights and biases U(+-1/sqrt(fan_in)); the output layer
+    U(+-final_layer_init) when that is set. The JAX script draws the same numbers in the same order, so that one
+    seed gives both scripts the same networks."""
+    layers = [layer for layer in network.children() if isinstance(layer, nn.Linear)]
+    with torch.no_grad():
+        for layer in layers:
+            limit = 1 / np.sqrt(layer.in_features)
+            if layer is layers[-1] and final_layer_init is not None:
+                limit = final_layer_init
+            # the weight is drawn in a Flax kernel's (in, out) layout, then transposed to nn.Linear's (out, in)
+            weight = rng.uniform(-limit, limit, layer.weight.shape[::-1]).T
+            layer.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
+            layer.bias.copy_(torch.from_numpy(rng.uniform(-limit, limit, layer.bias.shape).astype(np.float32)))
 
 
 def compute_td_target(rewards, terminations, next_obs, target_actor, qf1_target, gamma: float):
@@ -256,11 +349,15 @@ def ou_step(noise: np.ndarray, theta: float, sigma: float, rng: np.random.Genera
     return noise - theta * noise + sigma * rng.standard_normal(noise.shape)
 
 
-def perturb_actor(perturbed_actor: Actor, actor: Actor, std: float):
-    """Plappert et al. 2018: the actor's weights plus N(0, std^2) noise; LayerNorm's own parameters stay clean."""
+def perturb_actor(perturbed_actor: Actor, actor: Actor, std: float, rng: np.random.Generator):
+    """Plappert et al. 2018: the actor's weights plus N(0, std^2) noise; LayerNorm's own parameters stay clean.
+    The noise is drawn as the JAX script draws it: layer by layer, each weight in (in, out) layout, then its bias."""
     with torch.no_grad():
         for (name, param), perturbed in zip(actor.named_parameters(), perturbed_actor.parameters()):
-            perturbed.copy_(param if name.startswith("ln") else param + std * torch.randn_like(param))
+            if not name.startswith("ln"):
+                noise = std * rng.standard_normal(param.shape[::-1]).T
+                param = param + torch.from_numpy(noise.astype(np.float32))
+            perturbed.copy_(param)
 
 
 def adapt_param_noise(std: float, distance: float, target: float, coefficient: float = 1.01) -> float:
@@ -282,64 +379,168 @@ def evaluate(actor: Actor, env: gym.Env, episodes: int, seed: int, device) -> li
     return returns
 
 
+# Checkpoints. A run's state is saved at an episode end (an env mid-episode cannot be saved in general) and holds
+# everything the rest of the run depends on, so that a resumed run is the run that would have been.
+STOPPED = 75  # the exit code of a run stopped by SIGTERM or SIGUSR1 after saving its checkpoint (EX_TEMPFAIL)
+# what a resumed run may change: none of it changes what the run learns
+RESUMABLE = {"total_timesteps", "track", "wandb_project_name", "wandb_entity", "capture_video", "save_model",
+             "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume", "cuda",
+             "torch_deterministic"}  # fmt: skip
+BUFFER_FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations")
+
+
+def save_checkpoint(run_dir: str, step: int, modules: dict, rngs: dict, rb: ReplayBuffer, extra: dict):
+    """Write the checkpoint aside, then rename it over the previous one: a kill or a full disk during the write
+    leaves the previous checkpoint as it was (a failed write stops the run with one line)."""
+    path = os.path.join(run_dir, "checkpoint.pt")
+    checkpoint = {
+        "framework": "pytorch", "step": step,
+        **{key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value for key, value in extra.items()},
+        "modules": {name: module.state_dict() for name, module in modules.items()},
+        "rngs": {name: rng.bit_generator.state for name, rng in rngs.items()},
+        "buffer": {"pos": rb.pos, **{name: torch.from_numpy(getattr(rb, name)[: rb.size]) for name in BUFFER_FIELDS}},
+    }  # fmt: skip
+    try:
+        with open(path + ".tmp", "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(path + ".tmp", path)
+    except (OSError, RuntimeError) as e:
+        if os.path.exists(path + ".tmp"):
+            os.remove(path + ".tmp")
+        previous = f"the previous checkpoint in {run_dir} is intact" if os.path.exists(path) else "no checkpoint yet"
+        sys.exit(f"error: cannot write a checkpoint at step {step} ({e}); {previous}: free space and resume it")
+
+
+def load_checkpoint(run_dir: str) -> dict:
+    """The checkpoint of a run directory, or one line saying why there is none to resume from."""
+    path, other = os.path.join(run_dir, "checkpoint.pt"), os.path.join(run_dir, "checkpoint.npz")
+    if not os.path.isdir(run_dir):
+        sys.exit(f"error: --resume {run_dir}: no such run directory")
+    if not os.path.exists(path) and os.path.exists(other):
+        sys.exit(f"error: --resume {run_dir}: written by the JAX script; resume it with ddpg_continuous_action_jax.py")
+    if not os.path.exists(path):
+        sys.exit(f"error: --resume {run_dir}: no checkpoint there (a run writes one with --checkpoint-frequency N)")
+    try:  # a checkpoint is a zip archive
+        if zipfile.ZipFile(path).testzip() is not None:  # checks every array's CRC: a flipped bit is caught too
+            raise ValueError("CRC mismatch")
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        assert checkpoint["framework"] == "pytorch"
+        return checkpoint
+    except Exception as e:  # truncated, corrupt, or not written by this script
+        sys.exit(f"error: --resume {run_dir}: its checkpoint.pt is truncated or corrupt ({type(e).__name__})")
+
+
+def resume_error(args: Args, saved: Args, step: int) -> Optional[str]:
+    """The first setting of a resumed run that differs from the run's own and would change what it learns."""
+    for name, value in asdict(args).items():
+        if name not in RESUMABLE and value != getattr(saved, name):
+            flag = f"--{name.replace('_', '-')}"
+            return f"{flag} {value} differs from the run's {getattr(saved, name)}; a resumed run keeps its settings"
+    if args.total_timesteps <= step:
+        return f"--total-timesteps {args.total_timesteps}: the run is at step {step} already; give more to go on"
+    return None
+
+
+def restore_checkpoint(checkpoint: dict, modules: dict, rngs: dict, rb: ReplayBuffer) -> dict:
+    """Load a checkpoint's networks, optimisers, random-number states and buffer into the run's fresh ones;
+    return the rest of what it holds (the loop's own state)."""
+    for name, module in modules.items():
+        module.load_state_dict(checkpoint["modules"][name])
+    for name, rng in rngs.items():
+        rng.bit_generator.state = checkpoint["rngs"][name]
+    for name in BUFFER_FIELDS:
+        stored = checkpoint["buffer"][name].numpy()
+        getattr(rb, name)[: len(stored)] = stored
+    rb.pos, rb.size = checkpoint["buffer"]["pos"], len(checkpoint["buffer"]["rewards"])
+    rest = {key: value for key, value in checkpoint.items() if key not in ("modules", "rngs", "buffer")}
+    return {key: value.numpy() if isinstance(value, torch.Tensor) else value for key, value in rest.items()}
+
+
 if __name__ == "__main__":
     args = tyro.cli(Args)
-    if args.paper:  # parse again with the paper's values as defaults, so that flags given beside --paper win
+    checkpoint = None
+    if args.resume:  # parse again with the run's own settings as defaults: a flag given beside --resume must match
+        checkpoint = load_checkpoint(args.resume)
+        saved = Args(**checkpoint["args"])
+        args = tyro.cli(Args, default=replace(saved, resume=args.resume))
+        if error := resume_error(args, saved, checkpoint["step"]):
+            sys.exit(f"error: --resume {args.resume}: {error}")
+    elif args.paper:  # parse again with the paper's values as defaults, so that flags given beside --paper win
         args = tyro.cli(Args, default=replace(Args(), **PAPER, paper=True))
     if args.exploration_noise_type == "param":
         args.actor_layer_norm = True  # parameter noise needs comparable scales across layers
     if error := args_error(args):
         sys.exit(f"error: {error}")
     os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for --capture-video
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = args.torch_deterministic
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
     eval_seed = args.seed + 10_000  # the evaluation env sees other initial states than the training env
+    # One numpy generator per use, drawn in the same order in both scripts: one seed gives both scripts one run.
+    init_seed, noise_seed, buffer_seed = np.random.SeedSequence(args.seed).spawn(3)
 
     if args.load_model:
         try:
-            checkpoint = torch.load(args.load_model, map_location=device)
-            saved = Args(**checkpoint["args"])
-            eval_env = make_env(saved.env_id, eval_seed)
-            actor = Actor(eval_env, saved.hidden_sizes, saved.actor_layer_norm).to(device)
-            actor.load_state_dict(checkpoint["actor"])
-        except Exception as e:  # any file that is not a readable checkpoint of a usable env
-            sys.exit(f"error: cannot evaluate {args.load_model}: {e}")
+            saved_model = torch.load(args.load_model, map_location=device, weights_only=True)
+            saved = Args(**saved_model["args"])
+            actor_state = saved_model["actor"]
+        except Exception as e:  # missing, truncated or foreign: say which, and never suggest unpickling it anyway
+            reason = f"not a model saved by this script's --save-model ({type(e).__name__})"
+            if args.load_model.endswith(".msgpack"):
+                reason = "a model of the JAX script: evaluate it with ddpg_continuous_action_jax.py"
+            sys.exit(
+                f"error: --load-model {args.load_model}: {reason if os.path.isfile(args.load_model) else 'no file'}"
+            )
+        eval_env = make_env(saved.env_id, eval_seed)
+        actor = Actor(eval_env, saved.hidden_sizes, saved.actor_layer_norm).to(device)
+        actor.load_state_dict(actor_state)
         returns = evaluate(actor, eval_env, args.eval_episodes, eval_seed, device)
         print(f"{saved.env_id}: eval episodic returns {[round(r, 2) for r in returns]}")
         print(f"mean {np.mean(returns):.2f} +- {np.std(returns):.2f} over {len(returns)} episodes")
         sys.exit(0)
 
-    run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
-    run_dir = os.path.join("runs", run_name)
-    if os.path.exists(run_dir):
+    run_dir = args.resume or os.path.join("runs", f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+    run_name = os.path.basename(os.path.normpath(run_dir))
+    if os.path.exists(run_dir) and not args.resume:
         sys.exit(f"error: {run_dir} already exists; wait a second or change --exp-name or --seed")
-    try:
-        env = make_env(args.env_id, args.seed, args.capture_video, os.path.join(run_dir, "videos"))
+    try:  # the evaluation env first: it writes nothing (no videos), and tells whether DDPG can act in the env
         eval_env = make_env(args.env_id, eval_seed)
-    except (ValueError, ImportError, gym.error.Error) as e:
+    except (ValueError, ImportError, gym.error.Error) as e:  # unknown, a missing dependency, or not for DDPG
         sys.exit(f"error: --env-id {args.env_id}: {e}")
+    except Exception as e:  # the one other way a MuJoCo env fails to make: its renderer's library does not load
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        sys.exit(f"error: --env-id {args.env_id}: {reason} (MUJOCO_GL={os.environ['MUJOCO_GL']}: try egl or osmesa)")
+    if error := machine_error(args, eval_env, run_dir):
+        sys.exit(f"error: {error}")
+    start_step = checkpoint["step"] if checkpoint else 0
+    episodes = checkpoint["episodes"] if checkpoint else 0
+    env = make_env(args.env_id, args.seed, args.capture_video, os.path.join(run_dir, "videos"), episodes)
 
+    wandb_id = checkpoint["wandb_id"] if checkpoint else None
     if args.track:
         import wandb
 
-        wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, name=run_name, config=asdict(args),
-                   sync_tensorboard=True, save_code=True)  # fmt: skip
-    writer = SummaryWriter(run_dir)
-    table = "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items())
-    writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
+        wandb_run = wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, name=run_name,
+                               config=asdict(args), sync_tensorboard=True, save_code=True, id=wandb_id,
+                               resume="allow")  # fmt: skip
+        wandb_id = wandb_run.id  # saved in checkpoints: a resumed run goes on in the same W&B run
+    # a resumed run hides what a killed run logged after its checkpoint: TensorBoard drops steps >= purge_step
+    writer = SummaryWriter(run_dir, purge_step=start_step + 1 if checkpoint else None)
+    if not checkpoint:
+        table = "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items())
+        writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
 
     def new_actor():
-        return Actor(env, args.hidden_sizes, args.actor_layer_norm, args.final_layer_init).to(device)
+        return Actor(env, args.hidden_sizes, args.actor_layer_norm).to(device)
 
     def new_critic():
-        return QNetwork(
-            env, args.hidden_sizes, args.critic_layer_norm, args.final_layer_init, args.critic_action_layer
-        ).to(device)
+        return QNetwork(env, args.hidden_sizes, args.critic_layer_norm, args.critic_action_layer).to(device)
 
     actor, qf1, target_actor, qf1_target = new_actor(), new_critic(), new_actor(), new_critic()
+    init_rng = np.random.default_rng(init_seed)
+    init_params(actor, init_rng, args.final_layer_init)
+    init_params(qf1, init_rng, args.final_layer_init)
     target_actor.load_state_dict(actor.state_dict())
     qf1_target.load_state_dict(qf1.state_dict())
     critic_learning_rate = args.critic_learning_rate or args.learning_rate
@@ -349,21 +550,44 @@ if __name__ == "__main__":
     )
     actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
     action_scale = actor.action_scale.cpu().numpy()
-    noise_rng = np.random.default_rng(args.seed)
-    ou_noise = np.zeros_like(action_scale)
+    noise_rng = np.random.default_rng(noise_seed)
     if args.exploration_noise_type == "param":
-        perturbed_actor, adaptive_actor, param_noise_std = new_actor(), new_actor(), 0.1  # 0.1: the initial scale
-        perturb_actor(perturbed_actor, actor, param_noise_std)
+        perturbed_actor, adaptive_actor = new_actor(), new_actor()
     behaviour_actor = perturbed_actor if args.exploration_noise_type == "param" else actor
+    param_noise_std = 0.1  # param noise's initial scale; it adapts from there
+    rb = ReplayBuffer(args.buffer_size, env.observation_space.shape[0], env.action_space.shape[0], buffer_seed)
 
-    rb = ReplayBuffer(args.buffer_size, env.observation_space.shape[0], env.action_space.shape[0], args.seed)
-    obs, _ = env.reset(seed=args.seed)
-    # a progress bar on a terminal; plain lines every 1% of the run in Slurm and CI logs
-    progress = tqdm(range(args.total_timesteps), disable=not sys.stderr.isatty(), unit="step", smoothing=0.05)
-    print_every = max(args.total_timesteps // 100, 1)
+    modules = {"actor": actor, "qf1": qf1, "target_actor": target_actor, "qf1_target": qf1_target,
+               "actor_optimizer": actor_optimizer, "q_optimizer": q_optimizer}  # fmt: skip
+    rngs = {"env": env.np_random, "action_space": env.action_space.np_random, "noise": noise_rng, "buffer": rb.rng}
     episodic_return = float("nan")  # the latest episode's, for the progress output
+    probe_obs = probe_actions = None
+    if checkpoint:
+        saved = restore_checkpoint(checkpoint, modules, rngs, rb)
+        param_noise_std, episodic_return = saved["param_noise_std"], saved["episodic_return"]
+        probe_obs, probe_actions = saved["probe_obs"], saved["probe_actions"]
+        print(f"resuming {run_dir} at step {start_step} of {args.total_timesteps}", flush=True)
+    stop_signals = []  # SIGTERM (preemption) or SIGUSR1 (Slurm's --signal): save at the next episode end and stop
+    if args.checkpoint_frequency:
+        for signum in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(signum, lambda signum, frame: stop_signals.append(signum))
+
+    # a progress bar on a terminal; plain lines every 1% of the run in Slurm and CI logs
+    progress = tqdm(range(start_step, args.total_timesteps), initial=start_step, total=args.total_timesteps,
+                    disable=not sys.stderr.isatty(), unit="step", smoothing=0.05)  # fmt: skip
+    print_every = max(args.total_timesteps // 100, 1)
+    every = args.checkpoint_frequency
+    next_checkpoint = (start_step // every + 1) * every if every else float("inf")
     start_time = time.time()
+    obs = None  # no episode under way: the next one starts at the top of the loop, which is where a run resumes
     for global_step in progress:
+        steps_done = global_step + 1  # what this iteration logs is logged at the number of env steps done
+        if obs is None:
+            obs, _ = env.reset()
+            ou_noise = np.zeros_like(action_scale)
+            if args.exploration_noise_type == "param":
+                perturb_actor(perturbed_actor, actor, param_noise_std, noise_rng)
+
         if global_step < args.learning_starts:
             action = env.action_space.sample()
         else:
@@ -380,61 +604,56 @@ if __name__ == "__main__":
         # A single env does not autoreset, so on truncation next_obs is the episode's real final observation:
         # the TD target bootstraps from it. Only `terminated` stops bootstrapping.
         rb.add(obs, next_obs, action, reward, terminated)
-        obs = next_obs
-        if terminated or truncated:
+        obs = None if terminated or truncated else next_obs
+        if obs is None:
             episodic_return = float(info["episode"]["r"])
-            writer.add_scalar("charts/episodic_return", episodic_return, global_step)
-            writer.add_scalar("charts/episodic_length", info["episode"]["l"], global_step)
+            writer.add_scalar("charts/episodic_return", episodic_return, steps_done)
+            writer.add_scalar("charts/episodic_length", info["episode"]["l"], steps_done)
             progress.set_postfix(episodic_return=f"{episodic_return:.1f}", refresh=False)
-            obs, _ = env.reset()
-            ou_noise = np.zeros_like(action_scale)
-            if args.exploration_noise_type == "param":
-                perturb_actor(perturbed_actor, actor, param_noise_std)
 
         if global_step > args.learning_starts:
             batch = [torch.from_numpy(x).to(device) for x in rb.sample(args.batch_size)]
             qf1_loss, qf1_a_values, td_target = update_critic(
                 batch, qf1, q_optimizer, target_actor, qf1_target, args.gamma
             )
-            if global_step % args.policy_frequency == 0:
+            if steps_done % args.policy_frequency == 0:
                 actor_loss = update_actor(batch[0], actor, actor_optimizer, qf1)
                 soft_update(target_actor, actor, args.tau)
                 soft_update(qf1_target, qf1, args.tau)
-                if global_step % 100 < args.policy_frequency:  # once per 100 steps, whatever the frequency
-                    writer.add_scalar("losses/actor_loss", actor_loss.item(), global_step)
+                if steps_done % 100 < args.policy_frequency:  # once per 100 steps, whatever the frequency
+                    writer.add_scalar("losses/actor_loss", actor_loss.item(), steps_done)
 
-            if global_step % 100 == 0:
-                writer.add_scalar("losses/qf1_loss", qf1_loss.item(), global_step)
-                writer.add_scalar("losses/qf1_values", qf1_a_values.mean().item(), global_step)
-                writer.add_scalar("losses/td_target", td_target.mean().item(), global_step)
-                writer.add_scalar("charts/SPS", int(global_step / (time.time() - start_time)), global_step)
+            if steps_done % 100 == 0:
+                writer.add_scalar("losses/qf1_loss", qf1_loss.item(), steps_done)
+                writer.add_scalar("losses/qf1_values", qf1_a_values.mean().item(), steps_done)
+                writer.add_scalar("losses/td_target", td_target.mean().item(), steps_done)
+                writer.add_scalar("charts/SPS", int((steps_done - start_step) / (time.time() - start_time)), steps_done)
 
-            if args.exploration_noise_type == "param" and global_step % 50 == 0:  # Plappert et al. adapt every 50
-                perturb_actor(adaptive_actor, actor, param_noise_std)
+            if args.exploration_noise_type == "param" and steps_done % 50 == 0:  # Plappert et al. adapt every 50
+                perturb_actor(adaptive_actor, actor, param_noise_std, noise_rng)
                 with torch.no_grad():
                     distance = ((actor(batch[0]) - adaptive_actor(batch[0])) / actor.action_scale).pow(2).mean().sqrt()
                 param_noise_std = adapt_param_noise(param_noise_std, distance.item(), args.param_noise_target)
-                if global_step % 100 == 0:
-                    writer.add_scalar("charts/param_noise_std", param_noise_std, global_step)
-                    writer.add_scalar("charts/param_noise_distance", distance.item(), global_step)
+                if steps_done % 100 == 0:
+                    writer.add_scalar("charts/param_noise_std", param_noise_std, steps_done)
+                    writer.add_scalar("charts/param_noise_distance", distance.item(), steps_done)
 
-        if args.diagnostics_frequency and global_step >= args.learning_starts:
-            if global_step == args.learning_starts:  # probe states drawn once, to follow the same states over training
-                probe_obs = torch.from_numpy(rb.sample(256)[0]).to(device)
-                with torch.no_grad():
-                    probe_actions = actor(probe_obs)
-            if (global_step + 1) % args.diagnostics_frequency == 0:
-                with torch.no_grad():
-                    actions = actor(probe_obs)
-                    probe_q = qf1(probe_obs, actions)
-                drift = ((actions - probe_actions).abs() / actor.action_scale).mean().item()
-                writer.add_histogram("diagnostics/probe_actions", actions, global_step + 1)
-                writer.add_histogram("diagnostics/probe_q_values", probe_q, global_step + 1)
-                writer.add_scalar("diagnostics/probe_q_mean", probe_q.mean().item(), global_step + 1)
-                writer.add_scalar("diagnostics/probe_action_drift", drift, global_step + 1)
-                probe_actions = actions
+        if args.diagnostics_frequency and global_step == args.learning_starts:
+            # probe states evenly spaced over the buffer, taken once, to follow the same states over training
+            probe_obs = rb.obs[np.linspace(0, rb.size - 1, 256).astype(int)]
+            probe_actions = actor(torch.from_numpy(probe_obs).to(device)).detach().cpu().numpy()
+        if probe_obs is not None and steps_done % args.diagnostics_frequency == 0:
+            with torch.no_grad():
+                actions = actor(torch.from_numpy(probe_obs).to(device))
+                probe_q = qf1(torch.from_numpy(probe_obs).to(device), actions).cpu().numpy()
+                actions = actions.cpu().numpy()
+            drift = float(np.mean(np.abs(actions - probe_actions) / action_scale))
+            writer.add_histogram("diagnostics/probe_actions", actions, steps_done)
+            writer.add_histogram("diagnostics/probe_q_values", probe_q, steps_done)
+            writer.add_scalar("diagnostics/probe_q_mean", float(probe_q.mean()), steps_done)
+            writer.add_scalar("diagnostics/probe_action_drift", drift, steps_done)
+            probe_actions = actions
 
-        steps_done = global_step + 1
         eval_due = args.eval_frequency and steps_done % args.eval_frequency == 0
         if args.eval_episodes and (eval_due or steps_done == args.total_timesteps):
             returns = evaluate(actor, eval_env, args.eval_episodes, eval_seed, device)
@@ -443,9 +662,23 @@ if __name__ == "__main__":
             tqdm.write(f"step {steps_done}: eval episodic returns {rounded}; mean {np.mean(returns):.2f}")
 
         if progress.disable and steps_done % print_every == 0:
-            sps = int(steps_done / (time.time() - start_time))
+            sps = int((steps_done - start_step) / (time.time() - start_time))
             line = f"step {steps_done}/{args.total_timesteps} | {sps} steps/s | episodic_return {episodic_return:.1f}"
             print(line, flush=True)
+
+        if obs is None and (steps_done >= next_checkpoint or stop_signals):  # between episodes: a run can resume here
+            writer.flush()  # every event up to this step is on disk before the checkpoint that resumes after it
+            save_checkpoint(run_dir, steps_done, modules, rngs, rb, {
+                "args": asdict(args), "episodes": env.episode_count, "episodic_return": episodic_return,
+                "param_noise_std": param_noise_std, "probe_obs": probe_obs, "probe_actions": probe_actions,
+                "wandb_id": wandb_id,
+            })  # fmt: skip
+            next_checkpoint = (steps_done // args.checkpoint_frequency + 1) * args.checkpoint_frequency
+            if stop_signals:
+                writer.close()
+                print(f"stopped at step {steps_done} (signal {stop_signals[0]}), checkpoint saved; go on with: "
+                      f"python {sys.argv[0]} --resume {run_dir}", flush=True)  # fmt: skip
+                sys.exit(STOPPED)
     progress.close()
     env.close()
     eval_env.close()

@@ -10,7 +10,8 @@ from tests.conftest import run_in_process
 def replay_against_buffer(env_id: str, seed: int, rb) -> tuple:
     """Replay the stored actions in a fresh env and check every stored field; return (terminations, truncations)."""
     env = gym.make(env_id)
-    obs, _ = env.reset(seed=seed)
+    env.reset(seed=seed)  # the scripts seed the env once when they make it, then every episode starts with a reset
+    obs, _ = env.reset()
     terminations = truncations = 0
     for i in range(rb.size):
         np.testing.assert_allclose(rb.obs[i], obs, rtol=1e-6, atol=1e-6, err_msg=f"obs of transition {i}")

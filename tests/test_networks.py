@@ -1,6 +1,5 @@
 """Networks and the pieces of the update that can be checked by hand, in both scripts."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -13,15 +12,17 @@ ASYMMETRIC = "tests.envs:AsymmetricBounds-v0"
 
 def actor_fn(module, env, output_bias=None):
     """The script's actor as obs -> action on numpy arrays; with `output_bias`, its last layer outputs only that."""
+    rng = np.random.default_rng(0)  # the scripts' own initialisation, seeded: the same weights in both
     if module.__name__ == "ddpg_continuous_action":
         actor = module.Actor(env)
+        module.init_params(actor, rng)
         if output_bias is not None:
             with torch.no_grad():
                 actor.fc_mu.weight.zero_()
                 actor.fc_mu.bias.fill_(output_bias)
         return lambda obs: actor(torch.as_tensor(obs)).detach().numpy()
     actor = module.make_actor(env)
-    params = actor.init(jax.random.PRNGKey(0), np.zeros(env.observation_space.shape, np.float32))
+    params = module.init_params(actor, rng, None, np.zeros(env.observation_space.shape, np.float32))
     if output_bias is not None:
         layer = params["params"]["fc_mu"]
         layer["kernel"], layer["bias"] = jnp.zeros_like(layer["kernel"]), jnp.full_like(layer["bias"], output_bias)

@@ -34,7 +34,7 @@ def test_short_run_writes_every_metric_finite(script, tmp_path, env_id):
     for tag in TAGS:
         assert scalars.get(tag), f"{tag} missing"
         assert all(math.isfinite(value) for _, value in scalars[tag]), f"{tag}: {scalars[tag]}"
-    assert [step for step, _ in scalars["losses/qf1_loss"]] == [300, 400]
+    assert [step for step, _ in scalars["losses/qf1_loss"]] == [300, 400, 500]
     assert [step for step, _ in scalars["eval/episodic_return"]] == [500]
     assert "hyperparameters/text_summary" in read_text_tags(run_dir)
 
@@ -97,7 +97,7 @@ def test_progress_bar_with_rate_and_return_on_a_terminal(script, tmp_path):
         (["--gamma", "1.5"], "--gamma"),
         (["--tau", "0"], "--tau"),
         (["--total-timesteps", "-5"], "--total-timesteps must be positive"),
-        (["--load-model", "no/such/model.pt"], "cannot evaluate"),
+        (["--load-model", "no/such/model.pt"], "--load-model no/such/model.pt: no file"),
     ],
 )
 def test_bad_input_gets_one_clear_line_and_a_nonzero_exit(script, tmp_path, args, message):

@@ -1,0 +1,239 @@
+"""Runs that stop and go on: checkpoints, a polite stop on a signal, exact resume, and the bad input around them."""
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+import flax.serialization
+import numpy as np
+import pytest
+import torch
+from tensorboardX import SummaryWriter
+
+from tests.conftest import SCRIPTS, TAGS, read_scalars, run_dirs, run_script, script_env
+
+STOPPED = 75  # the scripts' exit code after a polite stop
+EPISODE = 200  # Pendulum-v1's time limit: its episodes end at multiples of 200 steps
+LONG = (
+    "--env-id", "Pendulum-v1", "--total-timesteps", "3000", "--learning-starts", "500", "--batch-size", "64",
+    "--eval-frequency", "500", "--eval-episodes", "2", "--diagnostics-frequency", "500", "--save-model",
+    "--checkpoint-frequency", "400",
+)  # fmt: skip
+SHORT = (
+    "--env-id", "Pendulum-v1", "--learning-starts", "250", "--batch-size", "64", "--eval-episodes", "2",
+    "--save-model", "--checkpoint-frequency", "200",
+)  # fmt: skip
+
+
+def final_weights(run_dir) -> dict:
+    """The actor's and the critic's weights of a run's saved model, as numpy arrays."""
+    (model,) = [path for path in run_dir.glob("ddpg_continuous_action*") if path.suffix in (".pt", ".msgpack")]
+    if model.suffix == ".pt":
+        saved = torch.load(model)
+        return {f"{net}.{name}": value.numpy() for net in ("actor", "qf1") for name, value in saved[net].items()}
+    saved = flax.serialization.msgpack_restore(model.read_bytes())
+    return {f"{net}{key}": np.asarray(value) for net in ("actor", "qf1") for key, value in flatten(saved[net])}
+
+
+def flatten(tree, prefix=""):
+    for key, value in tree.items():
+        yield from flatten(value, f"{prefix}.{key}") if isinstance(value, dict) else [(f"{prefix}.{key}", value)]
+
+
+def outcome(run_dir) -> tuple:
+    """What a run leaves that must not depend on whether it stopped: every logged value at every step (but the
+    wall-clock rate, whose steps must match all the same) and the final weights."""
+    scalars = read_scalars(run_dir)
+    scalars["charts/SPS"] = [step for step, _ in scalars["charts/SPS"]]
+    return scalars, final_weights(run_dir)
+
+
+def assert_same_run(resumed_dir, uninterrupted_dir):
+    (scalars, weights), (expected_scalars, expected_weights) = outcome(resumed_dir), outcome(uninterrupted_dir)
+    assert scalars.keys() == expected_scalars.keys()
+    for tag in expected_scalars:
+        assert scalars[tag] == expected_scalars[tag], tag  # each step once, with the very same value
+    assert weights.keys() == expected_weights.keys()
+    for name in expected_weights:
+        np.testing.assert_array_equal(weights[name], expected_weights[name], err_msg=name)
+
+
+@pytest.fixture(scope="module", params=sorted(SCRIPTS))
+def uninterrupted(request, tmp_path_factory) -> tuple:
+    """Each script, and the run directory of its LONG run never stopped."""
+    script = SCRIPTS[request.param]
+    cwd = tmp_path_factory.mktemp(f"uninterrupted_{request.param}")
+    run_script(script, cwd, *LONG, "--seed", "3")
+    return script, run_dirs(cwd)[0]
+
+
+def start(script, cwd, *args) -> subprocess.Popen:
+    cwd.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(script), *args]
+    return subprocess.Popen(
+        command, cwd=cwd, env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def run_until(process: subprocess.Popen, step: int) -> int:
+    """Read the run's progress lines until it reports `step` or more; return the step it reported."""
+    for line in process.stdout:
+        if (match := re.match(r"step (\d+)/", line)) and int(match.group(1)) >= step:
+            return int(match.group(1))
+    raise AssertionError(f"the run ended before step {step} (exit code {process.wait()})")
+
+
+def test_a_run_stopped_by_sigterm_mid_episode_resumes_into_the_same_run(uninterrupted, tmp_path):
+    script, expected = uninterrupted
+    process = start(script, tmp_path, *LONG, "--seed", "3")
+    seen = run_until(process, 1150)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == STOPPED, output
+    stopped_at = int(re.search(r"stopped at step (\d+)", output).group(1))
+    assert stopped_at % EPISODE == 0 and seen < stopped_at <= seen + EPISODE  # at the first episode end after it
+    (run_dir,) = run_dirs(tmp_path)
+
+    resumed = run_script(script, tmp_path, "--resume", str(run_dir)).stdout
+    assert f"resuming {run_dir} at step {stopped_at} of 3000" in resumed
+    first_step = int(re.search(r"^step (\d+)/3000 \|", resumed, re.MULTILINE).group(1))
+    assert stopped_at < first_step <= stopped_at + 30  # the progress output goes on from where the run stopped
+    assert run_dirs(tmp_path) == [run_dir]
+    assert_same_run(run_dir, expected)
+
+
+def test_a_run_killed_after_a_periodic_checkpoint_resumes_into_the_same_run(uninterrupted, tmp_path):
+    script, expected = uninterrupted
+    process = start(script, tmp_path, *LONG, "--seed", "3")
+    run_until(process, 2150)  # past the checkpoint at step 2000
+    process.kill()
+    process.wait()
+    (run_dir,) = run_dirs(tmp_path)
+    # what a killed run may have flushed after its checkpoint, made certain: the resumed log must not show it
+    with SummaryWriter(str(run_dir)) as writer:
+        for step in range(2001, 2400):
+            for tag in TAGS:
+                writer.add_scalar(tag, 1e9, step)
+    run_script(script, tmp_path, "--resume", str(run_dir))
+    assert_same_run(run_dir, expected)
+
+
+@pytest.fixture(scope="module", params=sorted(SCRIPTS))
+def finished(request, tmp_path_factory) -> tuple:
+    """Each script, and a finished SHORT run of 500 steps whose last checkpoint is at step 400."""
+    script = SCRIPTS[request.param]
+    cwd = tmp_path_factory.mktemp(f"finished_{request.param}")
+    run_script(script, cwd, *SHORT, "--total-timesteps", "500")
+    (run_dir,) = run_dirs(cwd)
+    return script, run_dir
+
+
+def copy_run(run_dir, destination):
+    """A copy of a run directory under destination/runs/, to resume or spoil without touching the original."""
+    return shutil.copytree(run_dir, destination / "runs" / run_dir.name)
+
+
+def test_a_finished_run_trained_further_is_the_longer_run(finished, tmp_path):
+    script, run_dir = finished
+    further = copy_run(run_dir, tmp_path / "further")
+    run_script(script, tmp_path / "further", "--resume", str(further), "--total-timesteps", "900")
+    run_script(script, tmp_path / "longer", *SHORT, "--total-timesteps", "900")
+    assert_same_run(further, run_dirs(tmp_path / "longer")[0])
+
+
+def snapshot(run_dir) -> dict:
+    """Every file of a run directory with a hash of its content."""
+    return {
+        str(path.relative_to(run_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file()
+    }
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def flip_a_byte(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def remove_checkpoint(run_dir):
+    for checkpoint in run_dir.glob("checkpoint.*"):
+        checkpoint.unlink()
+
+
+@pytest.mark.parametrize(
+    "spoil, flags, message",
+    [
+        (None, ["--env-id", "InvertedPendulum-v4"], "--env-id InvertedPendulum-v4 differs from the run's Pendulum-v1"),
+        (None, ["--seed", "7"], "--seed 7 differs from the run's 1"),
+        (None, ["--tau", "0.01"], "--tau 0.01 differs from the run's 0.005"),
+        (None, ["--total-timesteps", "300"], "the run is at step 400 already"),
+        (truncate, [], "is truncated or corrupt"),
+        (flip_a_byte, [], "is truncated or corrupt"),
+        (remove_checkpoint, [], "no checkpoint there"),
+    ],
+)
+def test_bad_resume_gets_one_clear_line_and_leaves_the_run_as_it_was(finished, tmp_path, spoil, flags, message):
+    script, run_dir = finished
+    copy = copy_run(run_dir, tmp_path)
+    if spoil is not None:
+        spoil(next(copy.glob("checkpoint.*")) if spoil is not remove_checkpoint else copy)
+    before = snapshot(copy)
+    result = run_script(script, tmp_path, "--resume", str(copy), *flags, check=False)
+    assert result.returncode not in (0, STOPPED)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --resume {copy}") and message in lines[0], result.stderr
+    assert snapshot(copy) == before
+
+
+def test_resuming_a_directory_that_does_not_exist_or_of_the_other_script(finished, tmp_path):
+    script, run_dir = finished
+    missing = run_script(script, tmp_path, "--resume", str(tmp_path / "no" / "such" / "run"), check=False)
+    assert missing.returncode != 0 and "no such run directory" in missing.stderr
+    other = SCRIPTS["jax"] if script == SCRIPTS["torch"] else SCRIPTS["torch"]
+    copy = copy_run(run_dir, tmp_path)
+    before = snapshot(copy)
+    result = run_script(other, tmp_path, "--resume", str(copy), check=False)
+    assert result.returncode != 0 and f"resume it with {script.name}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and snapshot(copy) == before
+
+
+def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one_and_the_run_goes_on_later(finished, tmp_path):
+    script, run_dir = finished
+    copy = copy_run(run_dir, tmp_path)
+    (checkpoint,) = copy.glob("checkpoint.*")
+    before = checkpoint.read_bytes()
+    spill = checkpoint.with_name(checkpoint.name + ".tmp")
+    spill.symlink_to("/dev/full")  # every write there fails as on a full disk (ENOSPC)
+    result = run_script(script, tmp_path, "--resume", str(copy), "--total-timesteps", "900", check=False)
+    assert result.returncode not in (0, STOPPED)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot write a checkpoint at step 600"), result.stderr
+    assert "the previous checkpoint" in lines[0] and "is intact" in lines[0]
+    assert checkpoint.read_bytes() == before and not spill.exists() and not spill.is_symlink()
+
+    run_script(script, tmp_path, "--resume", str(copy), "--total-timesteps", "900")  # space again: it goes on
+    run_script(script, tmp_path / "longer", *SHORT, "--total-timesteps", "900")
+    assert_same_run(copy, run_dirs(tmp_path / "longer")[0])
+
+
+def test_tracked_run_resumes_the_same_wandb_run(script, tmp_path):
+    run_script(script, tmp_path, *SHORT, "--total-timesteps", "500", "--track")
+    (run_dir,) = run_dirs(tmp_path)
+    run_script(script, tmp_path, "--resume", str(run_dir), "--total-timesteps", "700", "--track")
+    ids = {path.name.rsplit("-", 1)[1] for path in (tmp_path / "wandb").glob("offline-run-*")}
+    assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 2 and len(ids) == 1
+
+
+def test_checkpoints_off_writes_none(script, tmp_path):
+    run_script(script, tmp_path, *SHORT, "--total-timesteps", "500", "--checkpoint-frequency", "0")
+    assert not list(run_dirs(tmp_path)[0].glob("checkpoint*"))
+    assert os.listdir(tmp_path / "runs")
