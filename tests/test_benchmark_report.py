@@ -1,6 +1,8 @@
 """benchmark/report.py on event files written here with known numbers."""
 
+import contextlib
 import csv
+import io
 import sys
 from pathlib import Path
 
@@ -12,7 +14,9 @@ from tensorboardX import SummaryWriter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmark"))
 import report  # noqa: E402
 
-EVAL_FINALS = {"ddpg_continuous_action": [0.0, 100.0, 200.0, 1000.0], "ddpg_continuous_action_jax": [50.0] * 4}
+TORCH, JAX = "ddpg_continuous_action", "ddpg_continuous_action_jax"
+EVAL_FINALS = {TORCH: [0.0, 100.0, 200.0, 1000.0], JAX: [50.0] * 4}
+FAST = ["--bootstrap-reps", "200"]
 
 
 def write_run(sweep: Path, script: str, env_id: str, seed: int, eval_final: float):
@@ -27,15 +31,26 @@ def write_run(sweep: Path, script: str, env_id: str, seed: int, eval_final: floa
     (task_dir / "done").write_text(f"{env_id}__{script}__{seed}__0\n")
 
 
+def write_sweep(sweep: Path, eval_finals: dict) -> str:
+    """Runs of every (script, env_id) with these final evaluation returns, seeds 1, 2, ...; training episodes
+    return the same in every script and env (step / 10 + seed)."""
+    for (script, env_id), finals in eval_finals.items():
+        for seed, final in enumerate(finals, start=1):
+            write_run(sweep, script, env_id, seed, final)
+    return str(sweep)
+
+
+def read_csv(path: Path) -> list:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
 @pytest.fixture
 def results(tmp_path) -> tuple:
-    sweep = tmp_path / "sweep"
-    for script, finals in EVAL_FINALS.items():
-        for seed, final in enumerate(finals, start=1):
-            write_run(sweep, script, "Fake-v0", seed, final)
-    (sweep / "ddpg_continuous_action" / "Fake-v0" / "seed9").mkdir()
-    (sweep / "ddpg_continuous_action" / "Fake-v0" / "seed9" / "failed").write_text("exit code 1\n")
-    assert report.main([str(sweep), "--out", str(tmp_path / "out")]) == 0
+    sweep = write_sweep(tmp_path / "sweep", {(script, "Fake-v0"): finals for script, finals in EVAL_FINALS.items()})
+    (tmp_path / "sweep" / TORCH / "Fake-v0" / "seed9").mkdir()
+    (tmp_path / "sweep" / TORCH / "Fake-v0" / "seed9" / "failed").write_text("exit code 1\n")
+    assert report.main([sweep, "--out", str(tmp_path / "out"), *FAST]) == 0
     with open(tmp_path / "out" / "results.csv") as f:
         rows = {(row["script"], row["protocol"]): row for row in csv.DictReader(f)}
     return tmp_path / "out", rows
@@ -89,6 +104,92 @@ def test_raw_final_returns_per_run(results):
     out, _ = results
     with open(out / "runs.csv") as f:
         runs = [row for row in csv.DictReader(f) if (row["script"], row["protocol"]) == ("PyTorch", "eval")]
-    assert [(int(r["seed"]), float(r["final_return"])) for r in runs] == list(
-        enumerate(EVAL_FINALS["ddpg_continuous_action"], 1)
-    )
+    assert [(int(r["seed"]), float(r["final_return"])) for r in runs] == list(enumerate(EVAL_FINALS[TORCH], 1))
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory) -> tuple:
+    """PyTorch clearly ahead on Ahead-v0 and behind on Behind-v0 (4 seeds each), equal under the train protocol,
+    and alone on Alone-v0."""
+    high, low = [100.0, 110.0, 120.0, 130.0], [0.0, 10.0, 20.0, 30.0]
+    tmp_path = tmp_path_factory.mktemp("comparison")
+    finals = {(TORCH, "Ahead-v0"): high, (JAX, "Ahead-v0"): low, (TORCH, "Behind-v0"): low, (JAX, "Behind-v0"): high}
+    sweep = write_sweep(tmp_path / "sweep", {**finals, (TORCH, "Alone-v0"): high})
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert report.main([sweep, "--out", str(tmp_path / "out"), *FAST]) == 0
+    rows = {(r["env_id"], r["protocol"]): r for r in read_csv(tmp_path / "out" / "comparison.csv")}
+    return rows, (tmp_path / "out" / "comparison.md").read_text(), printed.getvalue()
+
+
+def test_a_clear_difference_between_the_scripts_is_found_in_its_direction(comparison):
+    rows, table, printed = comparison
+    # 4 runs above 4 others: P = 1, and 2 of the 70 splits of 8 runs are as extreme (two-sided p = 0.029)
+    ahead = "PyTorch better than JAX: P(PyTorch > JAX) = 1.00 [1.00, 1.00], p = 0.0286"
+    assert rows[("Ahead-v0", "eval")]["verdict"] == ahead and rows[("Ahead-v0", "eval")]["direction"] == "1"
+    assert float(rows[("Ahead-v0", "eval")]["iqm_difference"]) == pytest.approx(100.0)
+    assert rows[("Behind-v0", "eval")]["verdict"].startswith("PyTorch worse than JAX: P(PyTorch > JAX) = 0.00 [")
+    assert float(rows[("Behind-v0", "eval")]["iqm_difference_high"]) < 0
+    assert ahead in table and ahead in printed
+
+
+def test_identical_groups_are_no_difference(comparison):
+    rows, _, _ = comparison
+    for env_id in ("Ahead-v0", "Behind-v0"):
+        train = rows[(env_id, "train")]
+        assert train["verdict"] == "no difference found" and float(train["probability_of_improvement"]) == 0.5
+
+
+def test_an_env_with_one_script_only_is_listed_as_not_compared(comparison):
+    rows, table, _ = comparison
+    assert rows[("Alone-v0", "eval")]["verdict"] == "not compared: no JAX runs"
+    assert "| Alone-v0 | eval | 4 vs 0 |" in table
+    assert list(rows)[:2] == [("Ahead-v0", "eval"), ("Ahead-v0", "train")]  # eval first, compared before the rest
+
+
+def test_three_runs_above_three_others_are_no_two_sided_difference():
+    """The bootstrap interval of 3 runs all above 3 others is [1, 1], but 2 of the 20 splits of 6 runs are as
+    extreme: p = 0.1, no difference. One-sided (the regression question) p = 0.05 suffices."""
+    above, below = {("Env-v0", "eval"): np.array([4.0, 5.0, 6.0])}, {("Env-v0", "eval"): np.array([1.0, 2.0, 3.0])}
+    (row,) = report.compare_groups(above, below, report.SCRIPT_COLUMNS, "X", "Y", "two-sided", reps=200)
+    assert (row["probability_low"], row["permutation_p"], row["verdict"]) == (1.0, 0.1, "no difference found")
+    (row,) = report.compare_groups(below, above, report.SCRIPT_COLUMNS, "X", "Y", "less", reps=200)
+    assert row["verdict"] == "X worse than Y: P(X > Y) = 0.00 [0.00, 0.00], p = 0.05"
+
+
+@pytest.mark.parametrize(
+    "new_finals, exit_code", [([0.0, 10.0, 20.0], 1), ([100.0, 110.0, 120.0], 0), ([200.0] * 3, 0)]
+)
+def test_regression_report_fails_on_a_worse_sweep_only(tmp_path, new_finals, exit_code):
+    baseline = write_sweep(tmp_path / "baseline", {(TORCH, "Fake-v0"): [100.0, 110.0, 120.0]})
+    new = write_sweep(tmp_path / "new", {(TORCH, "Fake-v0"): new_finals})
+    assert report.main([new, "--baseline", baseline, "--out", str(tmp_path / "out"), *FAST]) == exit_code
+    rows = {r["protocol"]: r["verdict"] for r in read_csv(tmp_path / "out" / "regression.csv")}
+    worse = "NEW worse than baseline: P(NEW > baseline) = 0.00 [0.00, 0.00], p = 0.05"
+    assert rows == {"eval": worse if exit_code else "no difference found", "train": "no difference found"}
+    assert (worse in (tmp_path / "out" / "regression.md").read_text()) == bool(exit_code)
+
+
+def test_regression_report_lists_what_only_one_sweep_has(tmp_path):
+    baseline = write_sweep(tmp_path / "baseline", {(TORCH, "Fake-v0"): [1.0, 2.0, 3.0], (TORCH, "Gone-v0"): [1.0]})
+    new = write_sweep(tmp_path / "new", {(TORCH, "Fake-v0"): [1.0, 2.0, 3.0], (JAX, "Fake-v0"): [1.0, 2.0]})
+    assert report.main([new, "--baseline", baseline, "--out", str(tmp_path / "out"), *FAST]) == 0
+    rows = {(r["env_id"], r["script"], r["protocol"]): r for r in read_csv(tmp_path / "out" / "regression.csv")}
+    assert rows[("Fake-v0", "PyTorch", "eval")]["verdict"] == "no difference found"
+    for protocol in ("eval", "train"):
+        assert rows[("Fake-v0", "JAX", protocol)]["verdict"] == "not compared: no baseline runs"
+        assert rows[("Gone-v0", "PyTorch", protocol)]["verdict"] == "not compared: no NEW runs"
+    assert "| Gone-v0 | PyTorch | eval | 0 vs 1 |" in (tmp_path / "out" / "regression.md").read_text()
+
+
+def test_regression_against_an_empty_baseline_is_one_clear_line(tmp_path, capsys):
+    new = write_sweep(tmp_path / "new", {(TORCH, "Fake-v0"): [1.0]})
+    assert report.main([new, "--baseline", str(tmp_path / "none"), "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().out.startswith(f"error: no finished runs under {tmp_path / 'none'}")
+
+
+def test_calibration_false_positives_with_three_seeds():
+    """Under no difference, the bootstrap interval alone excludes 0.5 in over 10% of pairs of 3 runs (every complete
+    separation, 1 in 10, and more); with the permutation test, two-sided never, one-sided in 1 of 20."""
+    null, shifted = report.calibrate(pairs=400, seeds=(3,), shifts=(0.0, 3.0), reps=100)
+    assert null["interval"] > 0.1 and null["comparison"] == 0.0 and 0.02 < null["regression"] < 0.09
+    assert shifted["regression"] > 0.5
