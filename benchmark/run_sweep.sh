@@ -4,12 +4,14 @@
 set -euo pipefail
 out=$1 envs=$2 report=$3
 shift 4
-slurm=()
-[ "${SLURM:-0}" = 1 ] && slurm=(--slurm "--sbatch-args=${SBATCH_ARGS:-}")
+options=(--seeds "${SEEDS:-3}" --workers "${WORKERS:-$(nproc)}")
+# left unset: sweep.py's defaults
+[ -n "${CHECKPOINT_FREQUENCY:-}" ] && options+=(--checkpoint-frequency "$CHECKPOINT_FREQUENCY")
+[ -n "${TIME_LIMIT_WARNING:-}" ] && options+=(--time-limit-warning "$TIME_LIMIT_WARNING")
+[ "${SLURM:-0}" = 1 ] && options+=(--slurm "--sbatch-args=${SBATCH_ARGS:-}")
 status=0
 # shellcheck disable=SC2086  # ENVs are a space-separated list
-python benchmark/sweep.py --out "$out" --envs $envs --seeds "${SEEDS:-3}" \
-    --workers "${WORKERS:-$(nproc)}" "${slurm[@]}" -- "$@" || status=$?
+python benchmark/sweep.py --out "$out" --envs $envs "${options[@]}" -- "$@" || status=$?
 if [ -n "$report" ] && [ "${SLURM:-0}" != 1 ]; then
     python benchmark/report.py "$out" --out "$report"
 elif [ -n "$report" ]; then

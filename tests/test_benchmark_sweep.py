@@ -1,17 +1,26 @@
 """benchmark/: sweeps with tiny budgets, here and on a real single-node Slurm cluster started by the test."""
 
 import os
+import re
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SCRIPTS, read_scalars, run_dirs, run_script
 
 TINY = ("--total-timesteps", "300", "--learning-starts", "200", "--batch-size", "32", "--eval-episodes", "1")
+# runs that stop and resume, STEPS long, with a checkpoint at the first episode end (Pendulum's episodes: 200 steps)
+# after every 500 steps: the first at step 600
+RESUMABLE = ("--learning-starts", "500", "--batch-size", "64", "--eval-episodes", "2")
+CHECKPOINTS = ("--checkpoint-frequency", "500")  # a sweep option, which the sweep passes on to every run
+STEPS, EPISODE, FIRST_CHECKPOINT = 3000, 200, 600
 
 
 def sweep(out: Path, envs: str, report: str = "", check_status=None, **env) -> subprocess.CompletedProcess:
@@ -53,6 +62,10 @@ def test_local_sweep_runs_reports_failures_and_resumes(tmp_path):
     assert all(len(list((out / d / "runs").iterdir())) == 1 for d in done)
 
 
+# What `scontrol requeue` does to a running task (seen on slurm-wlm 22.05): SIGCONT and SIGTERM to every process of
+# the job, SIGKILL KillWait seconds later; the task goes back to PENDING, not held, with Reason=BeginTime and a begin
+# time of its end + cred_expire + 1 s (121 s by default; 11 s here), after which the main scheduling loop starts it
+# (every sched_interval, default 60 s; 1 s here). Its Slurm log is truncated unless --open-mode=append.
 SLURM_CONF = """ClusterName=ddpgtest
 SlurmctldHost={host}
 SlurmctldPort={ctld_port}
@@ -72,6 +85,9 @@ SlurmdLogFile={dir}/slurmd.log
 SlurmUser={user}
 ReturnToService=2
 MpiDefault=none
+KillWait=30
+AuthInfo=cred_expire=10
+SchedulerParameters=sched_interval=1,bf_interval=1
 NodeName={host} CPUs={cpus} State=UNKNOWN
 PartitionName=test Nodes={host} Default=YES MaxTime=INFINITE State=UP
 """
@@ -123,13 +139,159 @@ def test_slurm_sweep_runs_as_one_array_job_with_a_log_per_task(tmp_path, slurm):
         out, "Pendulum-v1 NoSuchEnv-v0", "report", check_status=0, SLURM="1", SBATCH_ARGS="--cpus-per-task=1", **slurm
     )
     assert "submitted Slurm array job" in submitted.stdout and "8 tasks" in submitted.stdout
-    job_id = submitted.stdout.split("submitted Slurm array job ")[1].split(":")[0]
-    deadline = time.time() + 300
-    while subprocess.run(["squeue", "-h", "-j", job_id], env=slurm, capture_output=True, text=True).stdout.strip():
-        assert time.time() < deadline, "the array job did not finish in 5 minutes"
-        time.sleep(2)
+    job_id = job_of(submitted)
+    wait_until(lambda: not squeue(job_id, slurm), 300, "the array job did not finish")
     assert len(task_dirs(out, "done")) == 4 and len(task_dirs(out, "failed")) == 4
     logs = sorted((out / "slurm").glob(f"{job_id}_*.log"))
     assert [log.name for log in logs] == [f"{job_id}_{i}.log" for i in range(8)]
     resumed = sweep(out, "Pendulum-v1 NoSuchEnv-v0", check_status=0, SLURM="1", **slurm)
     assert "4 already done, 4 to run" in resumed.stdout  # only the failed tasks are submitted again
+
+
+def squeue(job_id: str, env: dict) -> str:
+    """The job's tasks still in the queue (pending, running or completing), one `TASK STATE` a line."""
+    return subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%i %T"], env=env, capture_output=True, text=True).stdout
+
+
+def job_of(submitted: subprocess.CompletedProcess) -> str:
+    return submitted.stdout.split("submitted Slurm array job ")[1].split(":")[0]
+
+
+def wait_until(condition, seconds: float, message: str):
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, f"{message} in {seconds} s"
+        time.sleep(0.5)
+
+
+def resumable_sweep(out: Path, *options: str, steps: int = STEPS) -> list:
+    """sweep.py's command for RESUMABLE runs of Pendulum-v1, seed 1 (both scripts unless --scripts), one thread each."""
+    sweep_py = str(ROOT / "benchmark" / "sweep.py")
+    return [sys.executable, sweep_py, "--out", str(out), "--envs", "Pendulum-v1", "--seeds", "1",
+            "--workers", str(os.cpu_count()), *CHECKPOINTS, *options,
+            "--", "--total-timesteps", str(steps), *RESUMABLE]  # fmt: skip
+
+
+def task_dir(out: Path, script: str) -> Path:
+    return out / SCRIPTS[script].stem / "Pendulum-v1" / "seed1"
+
+
+def has_checkpoint(task: Path) -> bool:
+    return any(task.glob("runs/*/checkpoint.pt")) or any(task.glob("runs/*/checkpoint.npz"))
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict:
+    """Each script's final evaluation in the run that RESUMABLE's task would be if nothing stopped it."""
+
+    def final_eval(script: str) -> float:
+        cwd = tmp_path_factory.mktemp(f"uninterrupted_{script}")
+        args = ("--env-id", "Pendulum-v1", "--seed", "1", "--total-timesteps", str(STEPS), *RESUMABLE, *CHECKPOINTS)
+        run_script(SCRIPTS[script], cwd, *args, OMP_NUM_THREADS="1")
+        return read_scalars(run_dirs(cwd)[0])["eval/episodic_return"][-1][1]
+
+    with ThreadPoolExecutor(len(SCRIPTS)) as pool:
+        return dict(zip(SCRIPTS, pool.map(final_eval, SCRIPTS)))
+
+
+def resumed_run(task: Path, steps: int = STEPS) -> tuple:
+    """The task's one run directory, which stopped and resumed, its TensorBoard log (each step once in every tag, no
+    episode missing) and the step it first stopped at."""
+    (run,) = run_dirs(task)
+    log = (task / "log.txt").read_text()
+    stopped_at = int(re.search(r"stopped at step (\d+)", log).group(1))
+    assert f"resuming runs/{run.name} at step {stopped_at} of {steps}" in log
+    scalars = read_scalars(run)
+    for tag, points in scalars.items():
+        logged = [step for step, _ in points]
+        assert logged == sorted(set(logged)), f"{tag}: a step logged twice"
+    episode_ends = [step for step, _ in scalars["charts/episodic_length"]]
+    assert episode_ends == list(range(EPISODE, EPISODE * len(episode_ends) + 1, EPISODE))  # none missing
+    return run, scalars, stopped_at
+
+
+def assert_done_as_if_never_stopped(task: Path, final_eval: float) -> int:
+    """The task stopped, resumed and finished: `done` names its one run directory, whose final evaluation is that
+    of the run nothing stopped. Returns the step it stopped at."""
+    run, scalars, stopped_at = resumed_run(task)
+    assert (task / "done").read_text().strip() == run.name and not (task / "stopped").exists()
+    assert (
+        scalars["eval/episodic_return"][-1] == (STEPS, final_eval)
+        and len(scalars["charts/episodic_length"]) == STEPS // EPISODE
+    )
+    return stopped_at
+
+
+def test_local_sweep_stopped_by_sigterm_resumes_when_started_again(tmp_path, uninterrupted):
+    out = tmp_path / "sweep"
+    task = task_dir(out, "torch")
+    (task / "runs" / "killed-before-its-first-checkpoint").mkdir(parents=True)
+    command = resumable_sweep(out, "--scripts", SCRIPTS["torch"].name)
+    sweep_process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wait_until(lambda: has_checkpoint(task), 120, "no checkpoint")
+    sweep_process.send_signal(signal.SIGTERM)  # passed on to the run, which saves at its next episode end
+    output = sweep_process.communicate(timeout=120)[0]
+    assert sweep_process.returncode == 75 and "0 runs done, 0 failed, 1 stopped" in output, output
+    assert (task / "stopped").exists() and not (task / "done").exists()
+    assert "removed runs/killed-before-its-first-checkpoint: no checkpoint" in (task / "log.txt").read_text()
+
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0 and "1 runs done, 0 failed, 0 stopped" in again.stdout, again.stdout + again.stderr
+    assert_done_as_if_never_stopped(task, uninterrupted["torch"])
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [
+        pytest.param(("scontrol", "requeue"), id="requeued"),  # as preemption: SIGTERM to all, then Slurm requeues
+        pytest.param(("scancel", "--batch", "--signal=USR1"), id="warned"),  # --signal=B:USR1's time-limit warning
+    ],
+)
+def test_slurm_task_stopped_while_it_runs_comes_back_and_resumes(tmp_path, slurm, uninterrupted, stop):
+    out = tmp_path / "sweep"
+    command = resumable_sweep(out, "--slurm", "--sbatch-args=--cpus-per-task=1")
+    job_id = job_of(subprocess.run(command, cwd=ROOT, env=slurm, capture_output=True, text=True, check=True))
+    tasks = {f"{job_id}_{index}": (script, task_dir(out, script)) for index, script in enumerate(SCRIPTS)}
+    running = dict(tasks)
+    while running:  # each task is stopped as soon as its first checkpoint is on disk: in the middle of an episode
+        for task_id, (_, task) in list(running.items()):
+            if has_checkpoint(task):
+                subprocess.run([*stop, task_id], env=slurm, check=True)
+                del running[task_id]
+        assert squeue(job_id, slurm), "the tasks ended before their first checkpoint"
+        time.sleep(0.2)
+    wait_until(lambda: not squeue(job_id, slurm), 240, "the stopped tasks did not come back and finish")
+
+    for task_id, (script, task) in tasks.items():
+        stopped_at = assert_done_as_if_never_stopped(task, uninterrupted[script])
+        assert stopped_at % EPISODE == 0 and stopped_at > FIRST_CHECKPOINT  # went on to its next episode end
+        slurm_log = (out / "slurm" / f"{task_id}.log").read_text()
+        assert "stopped: " in slurm_log and "done: " in slurm_log  # both attempts, in one log
+        # what brought a warned task back (for a requeued one, a no-op: Slurm was requeuing it already)
+        assert f"scontrol requeue Incomplete {task_id}: exit code 0" in slurm_log
+
+
+def test_slurm_task_at_its_time_limit_checkpoints_requeues_itself_and_resumes(tmp_path, slurm):
+    """A real time limit: --time=1 and the warning 15 s before it. Slurm checks time limits every 30 s, so the warning
+    comes 15-45 s into the minute: the run, far longer, stops at its next episode end, the task requeues itself and
+    resumes in a new allocation. There the test cancels it: a cancelled task stays cancelled."""
+    out = tmp_path / "sweep"
+    options = ("--scripts", SCRIPTS["torch"].name, "--slurm", "--time-limit-warning", "15")
+    command = resumable_sweep(out, *options, "--sbatch-args=--cpus-per-task=1 --time=1", steps=1_000_000)
+    job_id = job_of(subprocess.run(command, cwd=ROOT, env=slurm, capture_output=True, text=True, check=True))
+    task = task_dir(out, "torch")
+    wait_until(lambda: "resuming" in read(task / "log.txt"), 120, "the run did not resume")
+    subprocess.run(["scancel", job_id], env=slurm, check=True)
+    wait_until(lambda: not squeue(job_id, slurm), 60, "the cancelled task did not end")
+
+    _, _, stopped_at = resumed_run(task, steps=1_000_000)
+    assert f"stopped at step {stopped_at} (signal {signal.SIGUSR1:d})" in read(task / "log.txt")
+    assert (task / "stopped").exists()  # stopped by scancel's SIGTERM: a sweep started again would resume it
+    requeues = re.findall(
+        rf"scontrol requeue Incomplete {job_id}_0: exit code 0", read(out / "slurm" / f"{job_id}_0.log")
+    )
+    assert len(requeues) == 2  # the one after the warning brought it back; the one after scancel did nothing
+
+
+def read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
