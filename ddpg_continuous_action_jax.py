@@ -472,7 +472,7 @@ def restore_checkpoint(checkpoint: dict, state: dict, rngs: dict, rb: ReplayBuff
 if __name__ == "__main__":
     args = tyro.cli(Args)
     checkpoint = None
-    if args.resume:  # parse again with the run's own settings as defaults: a flag given beside --resume must match
+    if args.resume and not args.load_model:  # parse again with the run's own settings as defaults: flags must match
         checkpoint = load_checkpoint(args.resume)
         saved = Args(**checkpoint["args"])
         args = tyro.cli(Args, default=replace(saved, resume=args.resume))

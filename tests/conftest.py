@@ -35,9 +35,10 @@ def module(request):
 
 
 def script_env(**extra) -> dict:
-    """The environment a run gets: the repo on the path (for the test envs in tests/envs.py), no W&B network."""
+    """The environment a run gets: the repo on the path (for the test envs in tests/envs.py), no W&B network;
+    `extra` adds variables, or removes those it gives as None."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline", **extra}
-    return env
+    return {name: value for name, value in env.items() if value is not None}
 
 
 def run_script(script: Path, cwd: Path, *args: str, check: bool = True, **extra_env) -> subprocess.CompletedProcess:

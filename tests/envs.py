@@ -38,5 +38,16 @@ class ImageObsEnv(AsymmetricBoundsEnv):
     observation_space = gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)
 
 
+class NoRenderEnv(AsymmetricBoundsEnv):
+    """An env whose renderer fails, as MuJoCo's does on a machine without a working OpenGL."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+
+    def render(self):
+        raise RuntimeError("no OpenGL context here")
+
+
 gym.register("AsymmetricBounds-v0", entry_point=AsymmetricBoundsEnv, max_episode_steps=50)
+gym.register("NoTimeLimit-v0", entry_point=AsymmetricBoundsEnv)  # its episodes never end
+gym.register("NoRender-v0", entry_point=NoRenderEnv, max_episode_steps=50)
 gym.register("ImageObs-v0", entry_point=ImageObsEnv, max_episode_steps=50)

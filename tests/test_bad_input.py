@@ -1,0 +1,151 @@
+"""A run that cannot work fails at step 0: one line saying what to change, a non-zero exit, no traceback, and no run
+directory left behind. Both scripts check the same things with the same messages."""
+
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from tests.conftest import SCRIPTS, SHORT_RUN, run_dirs, run_script, script_env
+
+PENDULUM = ("--env-id", "Pendulum-v1", *SHORT_RUN)
+
+
+def assert_refused(result, tmp_path, message: str, lines: int = 1):
+    """Refused with `message` in its first line, in at most `lines` lines, before anything was written."""
+    output = result.stderr.strip().splitlines()
+    assert result.returncode not in (0, 75), result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    assert 1 <= len(output) <= lines and message in output[0], result.stderr
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--env-id", "CartPole-v1"], "continuous (Box) actions"),
+        (["--env-id", "NoSuchEnv-v0"], "doesn't exist"),
+        (["--env-id", "tests.envs:ImageObs-v0"], "flat Box"),
+        (["--batch-size", "512", "--buffer-size", "100"], "larger than --buffer-size"),
+        (["--learning-starts", "600"], "no gradient step would run"),
+        (["--gamma", "1.5"], "--gamma must lie in [0, 1], got 1.5"),
+        (["--tau", "0"], "--tau must lie in (0, 1], got 0.0"),
+        (["--total-timesteps", "-5"], "--total-timesteps must be positive, got -5"),
+        (["--hidden-sizes", "0", "256"], "--hidden-sizes must be positive widths, got 0 256"),
+        (["--hidden-sizes", "64", "-3"], "--hidden-sizes must be positive widths, got 64 -3"),
+        (["--learning-rate", "nan"], "--learning-rate must be a finite number, got nan"),
+        (["--exploration-noise", "inf"], "--exploration-noise must be a finite number, got inf"),
+        (["--critic-learning-rate", "0"], "--critic-learning-rate must be positive, got 0.0"),
+        (["--final-layer-init", "-0.1"], "--final-layer-init must be positive, got -0.1"),
+        (["--seed", "-1"], "--seed must not be negative, got -1"),
+        (["--checkpoint-frequency", "-10"], "--checkpoint-frequency must not be negative, got -10"),
+        (["--eval-frequency", "-1"], "--eval-frequency must not be negative"),
+        (["--exp-name", "a/b"], "--exp-name must be a name without '/'"),
+        (["--exp-name", ""], "--exp-name must be a name without '/'"),
+        (["--load-model", "model.pt", "--resume", "runs/x"], "give one of them"),
+        (["--load-model", "no/such/model.pt"], "--load-model no/such/model.pt: no file"),
+        (["--env-id", "Hopper-v5", "--buffer-size", str(10**9)], "--buffer-size 1000000000 takes 100.58 GiB of memory"),
+        (["--env-id", "tests.envs:NoTimeLimit-v0", "--checkpoint-frequency", "100"], "has no time limit"),
+        (["--env-id", "tests.envs:NoRender-v0", "--capture-video"], "cannot render here (no OpenGL context here)"),
+    ],
+)
+def test_bad_setting_gets_one_clear_line_before_anything_is_written(script, tmp_path, args, message):
+    assert_refused(run_script(script, tmp_path, *PENDULUM, *args, check=False), tmp_path, message)
+
+
+def test_a_buffer_that_cannot_fit_names_the_size_that_would(script, tmp_path):
+    available = psutil.virtual_memory().available
+    transitions = 2 * available // (4 * (2 * 11 + 3 + 2))  # twice what fits, in Hopper's float32 transitions
+    result = run_script(
+        script, tmp_path, *PENDULUM, "--env-id", "Hopper-v5", "--buffer-size", str(transitions), check=False
+    )
+    assert_refused(result, tmp_path, f"--buffer-size {transitions} takes")
+    fits = int(result.stderr.split("--buffer-size ")[-1].split()[0])
+    assert 0.7 < fits / (transitions / 2) < 0.9  # about 80% of what the memory holds
+
+
+def test_a_tight_fit_gets_a_warning_and_the_run_goes_on(module, capsys, monkeypatch):
+    env = module.make_env("Hopper-v5", seed=0)  # 11 + 11 + 3 + 2 float32 per transition: 108 bytes
+    monkeypatch.setattr(module, "memory_available", lambda: 100 * 2**20)
+    args = module.Args(env_id="Hopper-v5", buffer_size=900_000)  # 92.7 of 100 MiB
+    assert module.room_error(args, env, ".") is None
+    warning = capsys.readouterr().err.strip()
+    assert warning.startswith("warning: --buffer-size 900000 takes 0.09 GiB of memory when full and 0.10 GiB")
+    assert "--buffer-size 776722 leaves a fifth" in warning and len(warning.splitlines()) == 1
+    args = module.Args(env_id="Hopper-v5", buffer_size=1_000_000)  # 103 MiB
+    assert "--buffer-size 776722 would fit" in module.room_error(args, env, ".")
+    args = module.Args(env_id="Hopper-v5", buffer_size=100_000, checkpoint_frequency=1000)
+    monkeypatch.setattr(module.shutil, "disk_usage", lambda path: type("usage", (), {"free": 20 * 2**20})())
+    assert "of disk space when full and 0.02 GiB is available" in module.room_error(args, env, ".")  # 2 x 10.3 MiB
+
+
+def test_the_replay_buffer_takes_its_memory_when_it_is_made(module):
+    # so that a run the machine cannot hold fails at once, and a second run's check sees the memory as taken;
+    # in a fresh process, where no freed memory can be handed out again without the resident size growing
+    code = (
+        f"import psutil, {module.__name__} as m; before = psutil.Process().memory_info().rss; "
+        "rb = m.ReplayBuffer(capacity=2_000_000, obs_dim=11, act_dim=3, seed=0); "  # 216 MB
+        "print(psutil.Process().memory_info().rss - before, rb.obs.sum(), rb.size)"
+    )
+    grown, total, size = subprocess.run([sys.executable, "-c", code], env=script_env(), capture_output=True,
+                                        text=True, check=True).stdout.split()  # fmt: skip
+    assert int(grown) > 200e6 and float(total) == 0 and size == "0"
+
+
+def test_track_without_a_wandb_login_or_offline_mode(script, tmp_path):
+    result = run_script(
+        script, tmp_path, *PENDULUM, "--track", check=False, WANDB_MODE=None, WANDB_API_KEY=None, HOME=str(tmp_path)
+    )
+    assert_refused(result, tmp_path, "--track: no W&B login here; run `wandb login`, or set WANDB_MODE=offline")
+
+
+def test_a_run_directory_that_cannot_be_written(script, tmp_path):
+    (tmp_path / "runs").write_text("a file where the runs directory would go")
+    result = run_script(script, tmp_path, *PENDULUM, check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert (
+        "cannot write the run directory runs/Pendulum-v1__" in result.stderr
+        and ": runs is not a writable" in result.stderr
+    )
+    assert (tmp_path / "runs").read_text().startswith("a file")
+
+
+def test_a_typo_in_an_option_gets_a_short_note_naming_the_right_one(script, tmp_path):
+    result = run_script(script, tmp_path, *PENDULUM, "--totl-timesteps", "5", check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "Unrecognized options: --totl-timesteps" in result.stderr and "--total-timesteps INT" in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 12 and not (tmp_path / "runs").exists()
+    result = run_script(script, tmp_path, *PENDULUM, "--batch-size", "6x4", check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "--batch-size" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory) -> dict:
+    """A model saved by each script, by script name."""
+    models = {}
+    for name, script in SCRIPTS.items():
+        cwd = tmp_path_factory.mktemp(f"model_{name}")
+        run_script(script, cwd, *PENDULUM, "--save-model", "--eval-episodes", "0")
+        (models[name],) = [path for path in run_dirs(cwd)[0].iterdir() if path.suffix in (".pt", ".msgpack")]
+    return models
+
+
+def test_load_model_of_a_truncated_foreign_or_other_script_file(saved_models, tmp_path):
+    for name, script in SCRIPTS.items():
+        other = saved_models["jax" if name == "torch" else "torch"]
+        truncated = tmp_path / f"truncated{saved_models[name].suffix}"
+        truncated.write_bytes(saved_models[name].read_bytes()[:1000])
+        foreign = tmp_path / "notes.txt"
+        foreign.write_text("not a model\n")
+        other_script = "JAX" if name == "torch" else "PyTorch"
+        not_a_model = "not a model saved by this script's --save-model"
+        cases = {
+            truncated: not_a_model,
+            foreign: not_a_model,
+            other: f"a model of the {other_script} script: evaluate it",
+        }
+        for path, message in cases.items():
+            result = run_script(script, tmp_path, "--load-model", str(path), check=False)
+            assert_refused(result, tmp_path, f"error: --load-model {path}: {message}")
+            assert "weights_only" not in result.stderr and "pickle" not in result.stderr.split("(")[0]
