@@ -9,6 +9,8 @@ from pathlib import Path
 import matplotlib.image
 import numpy as np
 import pytest
+import scipy.stats
+from rliable import library, metrics
 from tensorboardX import SummaryWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmark"))
@@ -17,6 +19,7 @@ import report  # noqa: E402
 TORCH, JAX = "ddpg_continuous_action", "ddpg_continuous_action_jax"
 EVAL_FINALS = {TORCH: [0.0, 100.0, 200.0, 1000.0], JAX: [50.0] * 4}
 FAST = ["--bootstrap-reps", "200"]
+ALL = report.ALL_ENVS
 
 
 def write_run(sweep: Path, script: str, env_id: str, seed: int, eval_final: float):
@@ -143,16 +146,26 @@ def test_an_env_with_one_script_only_is_listed_as_not_compared(comparison):
     rows, table, _ = comparison
     assert rows[("Alone-v0", "eval")]["verdict"] == "not compared: no JAX runs"
     assert "| Alone-v0 | eval | 4 vs 0 |" in table
-    assert list(rows)[:2] == [("Ahead-v0", "eval"), ("Ahead-v0", "train")]  # eval first, compared before the rest
+    # the aggregate rows first, eval before train, then the envs compared, then the rest
+    assert list(rows)[:4] == [(ALL, "eval"), (ALL, "train"), ("Ahead-v0", "eval"), ("Ahead-v0", "train")]
+
+
+def test_the_scripts_aggregate_row_averages_over_the_envs_both_have(comparison):
+    rows, table, _ = comparison
+    ahead_and_behind = rows[(ALL, "eval")]  # P = 1 on Ahead-v0 and 0 on Behind-v0; Alone-v0 left out
+    assert float(ahead_and_behind["probability_of_improvement"]) == 0.5
+    assert ahead_and_behind["verdict"] == "no difference found" and ahead_and_behind["iqm_difference"] == ""
+    assert "| all envs | eval | 8 vs 8 | 0.50 [" in table
 
 
 def test_three_runs_above_three_others_are_no_two_sided_difference():
     """The bootstrap interval of 3 runs all above 3 others is [1, 1], but 2 of the 20 splits of 6 runs are as
     extreme: p = 0.1, no difference. One-sided (the regression question) p = 0.05 suffices."""
     above, below = {("Env-v0", "eval"): np.array([4.0, 5.0, 6.0])}, {("Env-v0", "eval"): np.array([1.0, 2.0, 3.0])}
-    (row,) = report.compare_groups(above, below, report.SCRIPT_COLUMNS, "X", "Y", "two-sided", reps=200)
+    aggregate, row = report.compare_groups(above, below, report.SCRIPT_COLUMNS, "X", "Y", "two-sided", reps=200)
     assert (row["probability_low"], row["permutation_p"], row["verdict"]) == (1.0, 0.1, "no difference found")
-    (row,) = report.compare_groups(below, above, report.SCRIPT_COLUMNS, "X", "Y", "less", reps=200)
+    assert aggregate == {**row, "env_id": ALL}  # over one env, the aggregate is that env's comparison
+    _, row = report.compare_groups(below, above, report.SCRIPT_COLUMNS, "X", "Y", "less", reps=200)
     assert row["verdict"] == "X worse than Y: P(X > Y) = 0.00 [0.00, 0.00], p = 0.05"
 
 
@@ -163,9 +176,11 @@ def test_regression_report_fails_on_a_worse_sweep_only(tmp_path, new_finals, exi
     baseline = write_sweep(tmp_path / "baseline", {(TORCH, "Fake-v0"): [100.0, 110.0, 120.0]})
     new = write_sweep(tmp_path / "new", {(TORCH, "Fake-v0"): new_finals})
     assert report.main([new, "--baseline", baseline, "--out", str(tmp_path / "out"), *FAST]) == exit_code
-    rows = {r["protocol"]: r["verdict"] for r in read_csv(tmp_path / "out" / "regression.csv")}
+    rows = {(r["env_id"], r["protocol"]): r["verdict"] for r in read_csv(tmp_path / "out" / "regression.csv")}
     worse = "NEW worse than baseline: P(NEW > baseline) = 0.00 [0.00, 0.00], p = 0.05"
-    assert rows == {"eval": worse if exit_code else "no difference found", "train": "no difference found"}
+    for env_id in (ALL, "Fake-v0"):  # over one env, the aggregate is that env's comparison
+        assert rows[(env_id, "eval")] == (worse if exit_code else "no difference found")
+        assert rows[(env_id, "train")] == "no difference found"
     assert (worse in (tmp_path / "out" / "regression.md").read_text()) == bool(exit_code)
 
 
@@ -193,3 +208,93 @@ def test_calibration_false_positives_with_three_seeds():
     null, shifted = report.calibrate(pairs=400, seeds=(3,), shifts=(0.0, 3.0), reps=100)
     assert null["interval"] > 0.1 and null["comparison"] == 0.0 and 0.02 < null["regression"] < 0.09
     assert shifted["regression"] > 0.5
+
+
+ENVS = ("A-v0", "B-v0", "C-v0", "D-v0")
+BASELINE = [100.0, 110.0, 120.0]
+
+
+def regression(tmp_path: Path, new_finals: dict, baseline_finals: dict) -> tuple:
+    """The regression report of a sweep with these final evaluation returns against a baseline sweep: its exit
+    code, its rows by (env_id, script, protocol) and its table. Training returns are the same in both sweeps."""
+    baseline, new = write_sweep(tmp_path / "baseline", baseline_finals), write_sweep(tmp_path / "new", new_finals)
+    with contextlib.redirect_stdout(io.StringIO()):
+        exit_code = report.main([new, "--baseline", baseline, "--out", str(tmp_path / "out"), *FAST])
+    rows = {(r["env_id"], r["script"], r["protocol"]): r for r in read_csv(tmp_path / "out" / "regression.csv")}
+    return exit_code, rows, (tmp_path / "out" / "regression.md").read_text()
+
+
+def test_the_gate_fails_a_sweep_worse_on_every_env(tmp_path):
+    """3 runs below 3 others on each of 4 envs: P = 0, and of the 20^4 = 160,000 arrangements of the runs within
+    envs only the observed one is as extreme, so the Monte-Carlo test gives its smallest p, 1 / (9,999 + 1)."""
+    exit_code, rows, table = regression(
+        tmp_path, {(TORCH, env): [0.0, 10.0, 20.0] for env in ENVS}, {(TORCH, env): BASELINE for env in ENVS}
+    )
+    assert exit_code == 1
+    worse = "NEW worse than baseline: P(NEW > baseline) = 0.00 [0.00, 0.00], p = 0.0001"
+    assert rows[(ALL, "PyTorch", "eval")]["verdict"] == worse
+    assert rows[(ALL, "PyTorch", "train")]["verdict"] == "no difference found"
+    assert f"| all envs | PyTorch | eval | 12 vs 12 | 0.00 [0.00, 0.00] |  | 0.0001 | {worse} |" in table
+    assert 'The gate (the exit code) is decided by the "all envs" rows only' in table
+
+
+def test_the_gate_passes_a_sweep_equal_to_its_baseline(tmp_path):
+    finals = {(script, env): BASELINE for script in (TORCH, JAX) for env in ENVS}
+    exit_code, rows, _ = regression(tmp_path, finals, finals)
+    assert exit_code == 0
+    assert len(rows) == 2 * 2 * (1 + len(ENVS))  # 2 scripts x 2 protocols, over all envs and per env
+    assert {r["verdict"] for r in rows.values()} == {"no difference found"}
+    assert {float(r["probability_of_improvement"]) for r in rows.values()} == {0.5}
+
+
+def test_the_gate_passes_a_sweep_worse_on_one_env_of_four_which_its_row_shows(tmp_path):
+    """A-v0 a little worse (3 runs just below 3 others: the per-env row finds NEW worse, p = 0.05), the other
+    envs unchanged: P = (0 + 3 x 0.5) / 4 = 0.375 over all envs, no difference found, the gate passes."""
+    new = {(TORCH, env): [97.0, 98.0, 99.0] if env == "A-v0" else BASELINE for env in ENVS}
+    exit_code, rows, _ = regression(tmp_path, new, {(TORCH, env): BASELINE for env in ENVS})
+    assert rows[("A-v0", "PyTorch", "eval")]["verdict"] == (
+        "NEW worse than baseline: P(NEW > baseline) = 0.00 [0.00, 0.00], p = 0.05"
+    )
+    aggregate = rows[(ALL, "PyTorch", "eval")]
+    assert float(aggregate["probability_of_improvement"]) == 0.375 and float(aggregate["permutation_p"]) > 0.05
+    assert aggregate["verdict"] == "no difference found"
+    assert exit_code == 0
+
+
+def test_the_gate_takes_envs_with_unequal_seeds(tmp_path):
+    """NEW's runs all below the baseline's on A-v0 (2 vs 3 seeds) and B-v0 (4 vs 2): P = 0. The exact test
+    exchanges runs within each env: C(5, 2) x C(6, 4) = 150 arrangements, only the observed one as extreme."""
+    new = {(TORCH, "A-v0"): [0.0, 10.0], (TORCH, "B-v0"): [0.0, 10.0, 20.0, 30.0]}
+    exit_code, rows, table = regression(tmp_path, new, {(TORCH, "A-v0"): BASELINE, (TORCH, "B-v0"): BASELINE[:2]})
+    assert exit_code == 1
+    worse = "NEW worse than baseline: P(NEW > baseline) = 0.00 [0.00, 0.00], p = 0.00667"
+    assert rows[(ALL, "PyTorch", "eval")]["verdict"] == worse
+    assert f"| all envs | PyTorch | eval | 6 vs 5 | 0.00 [0.00, 0.00] |  | 0.00667 | {worse} |" in table
+    assert rows[("A-v0", "PyTorch", "eval")]["permutation_p"] == "0.1"  # one env: 1 of C(5, 2) = 10
+
+
+def test_the_aggregate_interval_is_rliables_and_the_test_of_one_env_scipys():
+    """With as many runs in every env, rliable's stratified bootstrap of its aggregate P(X > Y) on runs x envs
+    matrices gives the same point and interval (up to resampling noise); over one env the permutation test is
+    scipy's exact one."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(-0.5, 1.0, (5, 4)), rng.normal(0.0, 1.0, (5, 4))
+    np.random.seed(0)
+    point, interval = library.get_interval_estimates(
+        {"x-y": [x, y]}, lambda x, y: np.array([metrics.probability_of_improvement(x, y)]), reps=500
+    )
+    ours = report.aggregate_improvement(list(x.T), list(y.T), reps=500)
+    assert ours["probability_of_improvement"] == pytest.approx(point["x-y"][0])
+    np.testing.assert_allclose([ours["probability_low"], ours["probability_high"]], interval["x-y"][:, 0], atol=0.05)
+    for alternative in ("less", "two-sided"):
+        scipys = scipy.stats.permutation_test(
+            (x[:, 0], y[:4, 1]), report.probability_of_improvement, alternative=alternative
+        )
+        assert report.permutation_p([x[:, 0]], [y[:4, 1]], alternative) == pytest.approx(scipys.pvalue)
+
+
+def test_calibration_of_the_gate():
+    """Under no difference the gate fails fewer pairs of 4-env sweeps than the per-env rows would; it finds a
+    shift of 2 sd on every env nearly always."""
+    null, shifted = report.calibrate_gate(pairs=150, seeds=(3,), shifts=(0.0, 2.0), reps=100)
+    assert null["gate"] < 0.08 < null["any_env"] and shifted["gate"] > 0.9
