@@ -176,7 +176,7 @@ def room_error(args: Args, env: gym.Env, directory: str) -> Optional[str]:
         figures = f"--buffer-size {args.buffer_size} takes {need / 2**30:.2f} GiB of {what} when full"
         figures += f" and {available / 2**30:.2f} GiB is available"
         if need > available:
-            return f"{figures}; --buffer-size {fits} would fit"
+            return f"{figures}; " + (f"--buffer-size {fits} would fit" if fits >= args.batch_size else "free some")
         if need > 0.8 * available:
             print(f"warning: {figures}, little room for the rest; --buffer-size {fits} leaves a fifth", file=sys.stderr)
     return None
@@ -409,8 +409,8 @@ def save_checkpoint(run_dir: str, step: int, modules: dict, rngs: dict, rb: Repl
     except (OSError, RuntimeError) as e:
         if os.path.exists(path + ".tmp"):
             os.remove(path + ".tmp")
-        previous = f"the previous checkpoint in {run_dir} is intact" if os.path.exists(path) else "no checkpoint yet"
-        sys.exit(f"error: cannot write a checkpoint at step {step} ({e}); {previous}: free space and resume it")
+        then = f"the previous checkpoint is intact: free space, then --resume {run_dir}" if os.path.exists(path) else ""
+        sys.exit(f"error: cannot write a checkpoint at step {step} ({e}); {then or 'free space and start again'}")
 
 
 def load_checkpoint(run_dir: str) -> dict:

@@ -217,7 +217,7 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one_and_the_run_goes
     assert result.returncode not in (0, STOPPED)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: cannot write a checkpoint at step 600"), result.stderr
-    assert "the previous checkpoint" in lines[0] and "is intact" in lines[0]
+    assert f"the previous checkpoint is intact: free space, then --resume {copy}" in lines[0]
     assert checkpoint.read_bytes() == before and not spill.exists() and not spill.is_symlink()
 
     run_script(script, tmp_path, "--resume", str(copy), "--total-timesteps", "900")  # space again: it goes on
