@@ -1,0 +1,137 @@
+"""What a checkpoint costs: its size on disk and the time to write it and to load it back, with a full replay
+buffer (1M transitions by default), for both scripts on Hopper-v4 and Humanoid-v4.
+
+    python benchmark/checkpoint_cost.py --out benchmark/results/checkpoint
+
+Each measurement runs in a fresh process: a short run of the script itself (its own networks, optimisers,
+buffer and random-number generators, after a few hundred training steps), whose buffer is then filled to
+capacity with random transitions. The script's own `save_checkpoint` writes the checkpoint (fsync included, so
+the time is the disk's, not the page cache's); `load_checkpoint` and `restore_checkpoint` read it back into a
+run's own objects. Write and load times are medians over --repeats; the share of the run's time is one write per
+--frequency steps (the sweeps' default) at the training rate of the short run (steps 1,500 to 3,000).
+"""
+
+import argparse
+import csv
+import json
+import os
+import runpy
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = {"pytorch": "ddpg_continuous_action.py", "jax": "ddpg_continuous_action_jax.py"}
+ENVS = ("Hopper-v4", "Humanoid-v4")
+SHORT_RUN = ("--total-timesteps", "3000", "--learning-starts", "1000", "--eval-episodes", "0")
+RATE_FROM = 1500  # the training rate is measured from here to the end of the short run (compilation before it)
+
+
+def short_run(script: str, env_id: str, buffer_size: int) -> dict:
+    """The globals of a short run of the script (in this process), its training rate in steps/s among them."""
+    sys.argv = [script, "--env-id", env_id, "--buffer-size", str(buffer_size), *SHORT_RUN]
+    sys.argv += ["--diagnostics-frequency", "0"]
+    return runpy.run_path(script, run_name="__main__")
+
+
+def training_rate(run_dir: str) -> float:
+    """Env steps per second of a run from RATE_FROM to its end, from the wall times of its logged losses."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(run_dir)
+    events.Reload()
+    marks = [(e.step, e.wall_time) for e in events.Scalars("losses/qf1_loss") if e.step >= RATE_FROM]
+    return (marks[-1][0] - marks[0][0]) / (marks[-1][1] - marks[0][1])
+
+
+def fill(rb, rng: np.random.Generator):
+    """Every slot of the buffer written with random data, as after a run longer than its capacity."""
+    for name in ("obs", "next_obs", "actions", "rewards", "terminations"):
+        rng.standard_normal(out=getattr(rb, name), dtype=np.float32)
+    rb.size, rb.pos = rb.capacity, 0
+
+
+def measure(script_name: str, env_id: str, buffer_size: int, repeats: int) -> dict:
+    """Size, write and load times of one script's checkpoint with a full buffer, and the training rate of the run
+    it comes from (run in a fresh process)."""
+    script = str(ROOT / SCRIPTS[script_name])
+    with tempfile.TemporaryDirectory(dir=".") as cwd:
+        os.chdir(cwd)
+        run = short_run(script, env_id, buffer_size)
+        rate = training_rate(run["run_dir"])
+        fill(run["rb"], np.random.default_rng(0))
+        state = run["modules"] if "modules" in run else run["state"]
+        extra = {
+            "args": run["asdict"](run["args"]), "episodes": 0, "episodic_return": 0.0, "param_noise_std": 0.1,
+            "probe_obs": None, "probe_actions": None, "wandb_id": None,
+        }  # fmt: skip
+        writes, loads = [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run["save_checkpoint"](run["run_dir"], 1500, state, run["rngs"], run["rb"], extra)
+            writes.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            checkpoint = run["load_checkpoint"](run["run_dir"])
+            run["restore_checkpoint"](checkpoint, state, run["rngs"], run["rb"])
+            loads.append(time.perf_counter() - start)
+            del checkpoint
+        size = os.path.getsize(os.path.join(run["run_dir"], f"checkpoint.{'pt' if 'modules' in run else 'npz'}"))
+    return {"size_gib": size / 2**30, "write_s": float(np.median(writes)), "load_s": float(np.median(loads)),
+            "steps_per_s": rate}  # fmt: skip
+
+
+def measure_in_subprocess(*args) -> dict:
+    """measure(*args) in a fresh Python process, so that no measurement inherits another's memory or caches."""
+    code = f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import checkpoint_cost; "
+    code += f"print(json.dumps(checkpoint_cost.measure(*{list(args)!r})))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"measure{args} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="where checkpoint_cost.csv and .md go")
+    parser.add_argument("--envs", nargs="+", default=list(ENVS))
+    parser.add_argument("--buffer-size", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3, help="writes and loads per measurement (median)")
+    parser.add_argument("--frequency", type=int, default=100_000, help="steps between checkpoints, for the share")
+    args = parser.parse_args(argv)
+
+    rows = []
+    for env_id in args.envs:
+        for script_name in SCRIPTS:
+            cost = measure_in_subprocess(script_name, env_id, args.buffer_size, args.repeats)
+            share = cost["write_s"] / (args.frequency / cost["steps_per_s"])
+            rows.append({"env_id": env_id, "script": script_name, **{k: round(v, 3) for k, v in cost.items()}})
+            rows[-1]["share_of_run_time"] = round(share, 4)
+            print(f"{env_id} {script_name}: {rows[-1]}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "checkpoint_cost.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    context = (
+        f"{args.buffer_size:,}-transition buffers, full; medians of {args.repeats} writes and loads; share: one write "
+        f"per {args.frequency:,} steps at the training rate measured in the same process\n\n"
+    )
+    table = "| env | script | size on disk | write | load | training rate | share of run time |\n"
+    table += "|---|---|---|---|---|---|---|\n"
+    table += "".join(
+        f"| {r['env_id']} | {r['script']} | {r['size_gib']:.2f} GiB | {r['write_s']:.1f} s | {r['load_s']:.1f} s "
+        f"| {r['steps_per_s']:.0f} steps/s | {r['share_of_run_time']:.2%} |\n"
+        for r in rows
+    )
+    (args.out / "checkpoint_cost.md").write_text(context + table)
+    print("\n" + context + table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
