@@ -13,10 +13,8 @@ run's own objects. Write and load times are medians over --repeats; the share of
 
 import argparse
 import csv
-import json
 import os
 import runpy
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+from speed import measure_in_subprocess  # a fresh Python process per measurement
+
 ROOT = Path(__file__).resolve().parents[1]
+MODULE = Path(__file__).stem
 SCRIPTS = {"pytorch": "ddpg_continuous_action.py", "jax": "ddpg_continuous_action_jax.py"}
 ENVS = ("Hopper-v4", "Humanoid-v4")
 SHORT_RUN = ("--total-timesteps", "3000", "--learning-starts", "1000", "--eval-episodes", "0")
@@ -84,17 +86,6 @@ def measure(script_name: str, env_id: str, buffer_size: int, repeats: int) -> di
             "steps_per_s": rate}  # fmt: skip
 
 
-def measure_in_subprocess(*args) -> dict:
-    """measure(*args) in a fresh Python process, so that no measurement inherits another's memory or caches."""
-    code = f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import checkpoint_cost; "
-    code += f"print(json.dumps(checkpoint_cost.measure(*{list(args)!r})))"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        raise RuntimeError(f"measure{args} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="where checkpoint_cost.csv and .md go")
@@ -107,7 +98,7 @@ def main(argv=None) -> int:
     rows = []
     for env_id in args.envs:
         for script_name in SCRIPTS:
-            cost = measure_in_subprocess(script_name, env_id, args.buffer_size, args.repeats)
+            cost = measure_in_subprocess("measure", script_name, env_id, args.buffer_size, args.repeats, module=MODULE)
             share = cost["write_s"] / (args.frequency / cost["steps_per_s"])
             rows.append({"env_id": env_id, "script": script_name, **{k: round(v, 3) for k, v in cost.items()}})
             rows[-1]["share_of_run_time"] = round(share, 4)
