@@ -61,7 +61,7 @@ def measure(script_name: str, env_id: str, buffer_size: int, repeats: int) -> di
     """Size, write and load times of one script's checkpoint with a full buffer, and the training rate of the run
     it comes from (run in a fresh process)."""
     script = str(ROOT / SCRIPTS[script_name])
-    with tempfile.TemporaryDirectory(dir=".") as cwd:
+    with tempfile.TemporaryDirectory() as cwd:
         os.chdir(cwd)
         run = short_run(script, env_id, buffer_size)
         rate = training_rate(run["run_dir"])
