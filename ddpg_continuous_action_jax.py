@@ -403,7 +403,7 @@ def save_checkpoint(run_dir: str, step: int, state: dict, rngs: dict, rb: Replay
     arrays |= {f"buffer.{name}": getattr(rb, name)[: rb.size] for name in BUFFER_FIELDS}
     arrays |= {key: value for key, value in extra.items() if isinstance(value, np.ndarray)}
     meta = {
-        "framework": "jax", "step": step, "buffer.pos": rb.pos,
+        "framework": "jax", "step": step,
         "rngs": {name: rng.bit_generator.state for name, rng in rngs.items()},
         **{key: value for key, value in extra.items() if not isinstance(value, np.ndarray)},
     }  # fmt: skip
@@ -463,7 +463,8 @@ def restore_checkpoint(checkpoint: dict, state: dict, rngs: dict, rb: ReplayBuff
     for name in BUFFER_FIELDS:
         stored = arrays[f"buffer.{name}"]
         getattr(rb, name)[: len(stored)] = stored
-    rb.pos, rb.size = checkpoint["buffer.pos"], len(stored)
+    # one transition per env step: `step` of them were added, the oldest overwritten once the buffer was full
+    rb.pos, rb.size = checkpoint["step"] % rb.capacity, len(stored)
     loop_state = {key: value for key, value in checkpoint.items() if key not in ("arrays", "rngs")}
     loop_state |= {key: arrays[key] for key in ("probe_obs", "probe_actions") if key in arrays.files}
     return state, loop_state
@@ -649,7 +650,7 @@ if __name__ == "__main__":
             # probe states evenly spaced over the buffer, taken once, to follow the same states over training
             probe_obs = rb.obs[np.linspace(0, rb.size - 1, 256).astype(int)]
             probe_actions = np.asarray(actor_apply(state["actor_params"], probe_obs))
-        if probe_obs is not None and steps_done % args.diagnostics_frequency == 0:
+        if args.diagnostics_frequency and probe_obs is not None and steps_done % args.diagnostics_frequency == 0:
             actions = np.asarray(actor_apply(state["actor_params"], probe_obs))
             probe_q = np.asarray(qf1_apply(state["qf1_params"], probe_obs, actions))
             drift = float(np.mean(np.abs(actions - probe_actions) / action_scale))
@@ -672,7 +673,9 @@ if __name__ == "__main__":
             print(line, flush=True)
 
         if obs is None and (steps_done >= next_checkpoint or stop_signals):  # between episodes: a run can resume here
-            writer.flush()  # every event up to this step is on disk before the checkpoint that resumes after it
+            # every event up to this step on disk before the checkpoint that resumes after it: tensorboardX's flush
+            # leaves events still queued for its writing thread, its close does not
+            writer.close()
             save_checkpoint(run_dir, steps_done, state, rngs, rb, {
                 "args": asdict(args), "episodes": env.episode_count, "episodic_return": episodic_return,
                 "param_noise_std": param_noise_std, "probe_obs": probe_obs, "probe_actions": probe_actions,
@@ -680,10 +683,12 @@ if __name__ == "__main__":
             })  # fmt: skip
             next_checkpoint = (steps_done // args.checkpoint_frequency + 1) * args.checkpoint_frequency
             if stop_signals:
-                writer.close()
                 print(f"stopped at step {steps_done} (signal {stop_signals[0]}), checkpoint saved; go on with: "
                       f"python {sys.argv[0]} --resume {run_dir}", flush=True)  # fmt: skip
                 sys.exit(STOPPED)
+            # the log goes on in a file of its own; TensorBoard reads files in name order, the padded step keeps
+            # two files opened within one second in order
+            writer = SummaryWriter(run_dir, filename_suffix=f".{steps_done:012d}")
     progress.close()
     env.close()
     eval_env.close()
