@@ -398,7 +398,7 @@ def save_checkpoint(run_dir: str, step: int, modules: dict, rngs: dict, rb: Repl
         **{key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value for key, value in extra.items()},
         "modules": {name: module.state_dict() for name, module in modules.items()},
         "rngs": {name: rng.bit_generator.state for name, rng in rngs.items()},
-        "buffer": {"pos": rb.pos, **{name: torch.from_numpy(getattr(rb, name)[: rb.size]) for name in BUFFER_FIELDS}},
+        "buffer": {name: torch.from_numpy(getattr(rb, name)[: rb.size]) for name in BUFFER_FIELDS},
     }  # fmt: skip
     try:
         with open(path + ".tmp", "wb") as f:
@@ -453,7 +453,8 @@ def restore_checkpoint(checkpoint: dict, modules: dict, rngs: dict, rb: ReplayBu
     for name in BUFFER_FIELDS:
         stored = checkpoint["buffer"][name].numpy()
         getattr(rb, name)[: len(stored)] = stored
-    rb.pos, rb.size = checkpoint["buffer"]["pos"], len(checkpoint["buffer"]["rewards"])
+    # one transition per env step: `step` of them were added, the oldest overwritten once the buffer was full
+    rb.pos, rb.size = checkpoint["step"] % rb.capacity, len(checkpoint["buffer"]["rewards"])
     rest = {key: value for key, value in checkpoint.items() if key not in ("modules", "rngs", "buffer")}
     return {key: value.numpy() if isinstance(value, torch.Tensor) else value for key, value in rest.items()}
 
@@ -642,11 +643,11 @@ if __name__ == "__main__":
             # probe states evenly spaced over the buffer, taken once, to follow the same states over training
             probe_obs = rb.obs[np.linspace(0, rb.size - 1, 256).astype(int)]
             probe_actions = actor(torch.from_numpy(probe_obs).to(device)).detach().cpu().numpy()
-        if probe_obs is not None and steps_done % args.diagnostics_frequency == 0:
+        if args.diagnostics_frequency and probe_obs is not None and steps_done % args.diagnostics_frequency == 0:
             with torch.no_grad():
-                actions = actor(torch.from_numpy(probe_obs).to(device))
-                probe_q = qf1(torch.from_numpy(probe_obs).to(device), actions).cpu().numpy()
-                actions = actions.cpu().numpy()
+                probe_states = torch.from_numpy(probe_obs).to(device)
+                actions = actor(probe_states)
+                probe_q, actions = qf1(probe_states, actions).cpu().numpy(), actions.cpu().numpy()
             drift = float(np.mean(np.abs(actions - probe_actions) / action_scale))
             writer.add_histogram("diagnostics/probe_actions", actions, steps_done)
             writer.add_histogram("diagnostics/probe_q_values", probe_q, steps_done)

@@ -79,3 +79,19 @@ def read_text_tags(run_dir: Path) -> list:
 
 # a run that learns for a few hundred steps and evaluates briefly: seconds, on any env
 SHORT_RUN = ("--total-timesteps", "500", "--learning-starts", "250", "--batch-size", "64", "--eval-episodes", "2")
+# Pendulum (episodes of 200 steps) with a checkpoint every 200 steps and the model saved; --total-timesteps to add
+CHECKPOINTED = (
+    "--env-id", "Pendulum-v1", "--learning-starts", "250", "--batch-size", "64", "--eval-episodes", "2",
+    "--save-model", "--checkpoint-frequency", "200",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def finished_runs(tmp_path_factory) -> dict:
+    """The run directory of a finished CHECKPOINTED run of 500 steps (last checkpoint at 400) of each script."""
+    runs = {}
+    for name, script in SCRIPTS.items():
+        cwd = tmp_path_factory.mktemp(f"finished_{name}")
+        run_script(script, cwd, *CHECKPOINTED, "--total-timesteps", "500")
+        (runs[name],) = run_dirs(cwd)
+    return runs

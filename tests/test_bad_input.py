@@ -7,7 +7,7 @@ import sys
 import psutil
 import pytest
 
-from tests.conftest import SCRIPTS, SHORT_RUN, run_dirs, run_script, script_env
+from tests.conftest import SCRIPTS, SHORT_RUN, run_script, script_env
 
 PENDULUM = ("--env-id", "Pendulum-v1", *SHORT_RUN)
 
@@ -120,18 +120,8 @@ def test_a_typo_in_an_option_gets_a_short_note_naming_the_right_one(script, tmp_
     assert result.returncode != 0 and "Traceback" not in result.stderr and "--batch-size" in result.stderr
 
 
-@pytest.fixture(scope="module")
-def saved_models(tmp_path_factory) -> dict:
-    """A model saved by each script, by script name."""
-    models = {}
-    for name, script in SCRIPTS.items():
-        cwd = tmp_path_factory.mktemp(f"model_{name}")
-        run_script(script, cwd, *PENDULUM, "--save-model", "--eval-episodes", "0")
-        (models[name],) = [path for path in run_dirs(cwd)[0].iterdir() if path.suffix in (".pt", ".msgpack")]
-    return models
-
-
-def test_load_model_of_a_truncated_foreign_or_other_script_file(saved_models, tmp_path):
+def test_load_model_of_a_truncated_foreign_or_other_script_file(finished_runs, tmp_path):
+    saved_models = {name: next(run.glob("ddpg_continuous_action*.*")) for name, run in finished_runs.items()}
     for name, script in SCRIPTS.items():
         other = saved_models["jax" if name == "torch" else "torch"]
         truncated = tmp_path / f"truncated{saved_models[name].suffix}"

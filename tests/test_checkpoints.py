@@ -9,11 +9,13 @@ import subprocess
 import sys
 
 import flax.serialization
+import flax.traverse_util
 import numpy as np
 import pytest
 import torch
 from tensorboardX import SummaryWriter
 
+from tests.conftest import CHECKPOINTED as SHORT
 from tests.conftest import SCRIPTS, TAGS, read_scalars, run_dirs, run_script, script_env
 
 STOPPED = 75  # the scripts' exit code after a polite stop
@@ -23,10 +25,6 @@ LONG = (
     "--eval-frequency", "500", "--eval-episodes", "2", "--diagnostics-frequency", "500", "--save-model",
     "--checkpoint-frequency", "400",
 )  # fmt: skip
-SHORT = (
-    "--env-id", "Pendulum-v1", "--learning-starts", "250", "--batch-size", "64", "--eval-episodes", "2",
-    "--save-model", "--checkpoint-frequency", "200",
-)  # fmt: skip
 
 
 def final_weights(run_dir) -> dict:
@@ -35,13 +33,8 @@ def final_weights(run_dir) -> dict:
     if model.suffix == ".pt":
         saved = torch.load(model)
         return {f"{net}.{name}": value.numpy() for net in ("actor", "qf1") for name, value in saved[net].items()}
-    saved = flax.serialization.msgpack_restore(model.read_bytes())
-    return {f"{net}{key}": np.asarray(value) for net in ("actor", "qf1") for key, value in flatten(saved[net])}
-
-
-def flatten(tree, prefix=""):
-    for key, value in tree.items():
-        yield from flatten(value, f"{prefix}.{key}") if isinstance(value, dict) else [(f"{prefix}.{key}", value)]
+    saved = flax.traverse_util.flatten_dict(flax.serialization.msgpack_restore(model.read_bytes()), sep=".")
+    return {name: np.asarray(value) for name, value in saved.items() if name.startswith(("actor.", "qf1."))}
 
 
 def outcome(run_dir) -> tuple:
@@ -122,14 +115,10 @@ def test_a_run_killed_after_a_periodic_checkpoint_resumes_into_the_same_run(unin
     assert_same_run(run_dir, expected)
 
 
-@pytest.fixture(scope="module", params=sorted(SCRIPTS))
-def finished(request, tmp_path_factory) -> tuple:
-    """Each script, and a finished SHORT run of 500 steps whose last checkpoint is at step 400."""
-    script = SCRIPTS[request.param]
-    cwd = tmp_path_factory.mktemp(f"finished_{request.param}")
-    run_script(script, cwd, *SHORT, "--total-timesteps", "500")
-    (run_dir,) = run_dirs(cwd)
-    return script, run_dir
+@pytest.fixture(params=sorted(SCRIPTS))
+def finished(request, finished_runs) -> tuple:
+    """Each script, and its finished SHORT run of 500 steps whose last checkpoint is at step 400."""
+    return SCRIPTS[request.param], finished_runs[request.param]
 
 
 def copy_run(run_dir, destination):
@@ -237,3 +226,10 @@ def test_checkpoints_off_writes_none(script, tmp_path):
     run_script(script, tmp_path, *SHORT, "--total-timesteps", "500", "--checkpoint-frequency", "0")
     assert not list(run_dirs(tmp_path)[0].glob("checkpoint*"))
     assert os.listdir(tmp_path / "runs")
+
+
+def test_a_resumed_run_may_turn_the_diagnostics_off(finished, tmp_path):
+    script, run_dir = finished
+    copy = copy_run(run_dir, tmp_path)  # its checkpoint holds the probe states, drawn at step 250
+    run_script(script, tmp_path, "--resume", str(copy), "--total-timesteps", "700", "--diagnostics-frequency", "0")
+    assert max(step for step, _ in read_scalars(copy)["losses/qf1_loss"]) == 700
