@@ -37,10 +37,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from speed import measure_in_subprocess  # a fresh Python process per measurement
+from speed import ROOT, SCRIPTS, measure_in_subprocess  # a fresh Python process per measurement
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = {"pytorch": "ddpg_continuous_action.py", "jax": "ddpg_continuous_action_jax.py"}
 BUFFER_FIELDS = ("obs", "actions", "rewards")
 THRESHOLDS = (1e-6, 1e-3, 1e-1)
 RELATIVE = 0.01  # losses and evaluation returns agree within 1%

@@ -23,11 +23,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from speed import measure_in_subprocess  # a fresh Python process per measurement
+from speed import ROOT, SCRIPTS, logged_rate, measure_in_subprocess  # a fresh Python process per measurement
 
-ROOT = Path(__file__).resolve().parents[1]
 MODULE = Path(__file__).stem
-SCRIPTS = {"pytorch": "ddpg_continuous_action.py", "jax": "ddpg_continuous_action_jax.py"}
 ENVS = ("Hopper-v4", "Humanoid-v4")
 SHORT_RUN = ("--total-timesteps", "3000", "--learning-starts", "1000", "--eval-episodes", "0")
 RATE_FROM = 1500  # the training rate is measured from here to the end of the short run (compilation before it)
@@ -40,19 +38,9 @@ def short_run(script: str, env_id: str, buffer_size: int) -> dict:
     return runpy.run_path(script, run_name="__main__")
 
 
-def training_rate(run_dir: str) -> float:
-    """Env steps per second of a run from RATE_FROM to its end, from the wall times of its logged losses."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = EventAccumulator(run_dir)
-    events.Reload()
-    marks = [(e.step, e.wall_time) for e in events.Scalars("losses/qf1_loss") if e.step >= RATE_FROM]
-    return (marks[-1][0] - marks[0][0]) / (marks[-1][1] - marks[0][1])
-
-
-def fill(rb, rng: np.random.Generator):
+def fill(rb, fields: tuple, rng: np.random.Generator):
     """Every slot of the buffer written with random data, as after a run longer than its capacity."""
-    for name in ("obs", "next_obs", "actions", "rewards", "terminations"):
+    for name in fields:
         rng.standard_normal(out=getattr(rb, name), dtype=np.float32)
     rb.size, rb.pos = rb.capacity, 0
 
@@ -64,8 +52,8 @@ def measure(script_name: str, env_id: str, buffer_size: int, repeats: int) -> di
     with tempfile.TemporaryDirectory() as cwd:
         os.chdir(cwd)
         run = short_run(script, env_id, buffer_size)
-        rate = training_rate(run["run_dir"])
-        fill(run["rb"], np.random.default_rng(0))
+        rate = logged_rate(run["run_dir"], RATE_FROM)
+        fill(run["rb"], run["BUFFER_FIELDS"], np.random.default_rng(0))
         state = run["modules"] if "modules" in run else run["state"]
         extra = {
             "args": run["asdict"](run["args"]), "episodes": 0, "episodic_return": 0.0, "param_noise_std": 0.1,

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = {"pytorch": "ddpg_continuous_action.py", "jax": "ddpg_continuous_action_jax.py"}
 IMPLEMENTATIONS = {
-    "ours-pytorch": "ddpg_continuous_action.py",
-    "ours-jax": "ddpg_continuous_action_jax.py",
+    **{f"ours-{name}": script for name, script in SCRIPTS.items()},
     "sb3": "Stable-Baselines3 DDPG",
     "sbx": "SBX DDPG",
 }
@@ -67,21 +67,26 @@ def matmul_gflops() -> float:
     return best_rate(lambda: a @ b, 2 * 256**3)
 
 
-def rate_of_our_script(script: str, learning_starts: int, warmup: int, steps: int) -> float:
-    """Steps/s of one of our scripts between learning_starts + warmup and the end, from its TensorBoard wall times."""
+def logged_rate(run_dir, from_step: int) -> float:
+    """Env steps/s of one of our runs from `from_step` to its end, from the wall times of its logged losses."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    marks = [(e.step, e.wall_time) for e in events.Scalars("losses/qf1_loss") if e.step >= from_step]
+    (first_step, first_time), (last_step, last_time) = marks[0], marks[-1]
+    return (last_step - first_step) / (last_time - first_time)
+
+
+def rate_of_our_script(script: str, learning_starts: int, warmup: int, steps: int) -> float:
+    """Steps/s of one of our scripts between learning_starts + warmup and the end, from its TensorBoard wall times."""
     total = learning_starts + warmup + steps
     with tempfile.TemporaryDirectory() as cwd:
         args = ["--env-id", "Hopper-v4", "--total-timesteps", str(total), "--learning-starts", str(learning_starts)]
         off = ["--eval-episodes", "0", "--diagnostics-frequency", "0"]
         subprocess.run([sys.executable, str(ROOT / script), *args, *off], cwd=cwd, check=True, capture_output=True)
         (run_dir,) = (Path(cwd) / "runs").iterdir()
-        events = EventAccumulator(str(run_dir))
-        events.Reload()
-        marks = [(e.step, e.wall_time) for e in events.Scalars("losses/qf1_loss") if e.step >= learning_starts + warmup]
-    (first_step, first_time), (last_step, last_time) = marks[0], marks[-1]
-    return (last_step - first_step) / (last_time - first_time)
+        return logged_rate(run_dir, learning_starts + warmup)
 
 
 def library_model(name: str, env_id: str, learning_starts: int):
