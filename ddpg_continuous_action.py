@@ -1,4 +1,20 @@
-# DDPG (Lillicrap et al. 2016, arXiv:1509.02971) for continuous-action Gymnasium envs, in one file.
+"""DDPG (Lillicrap et al. 2016, arXiv:1509.02971) for continuous-action Gymnasium envs, in one file: PyTorch.
+
+What `train` does:
+  1. Make the env (`make_env`), an actor mu and a critic Q (`Actor`, `QNetwork`, drawn by `init_params`), target
+     copies mu' and Q' of both, an Adam optimiser for each network, and a replay buffer (`ReplayBuffer`).
+  2. Every env step: act uniformly at random for the first `learning_starts` steps, then with mu(s) plus
+     exploration noise, clipped to the action bounds; step the env; store (s, a, r, s', terminated).
+  3. Once learning has started, every env step: sample a batch and move Q towards the TD target
+     y = r + gamma * (1 - terminated) * Q'(s', mu'(s')) (`compute_td_target`, `update_critic`); every
+     `policy_frequency` steps, move mu up Q(s, mu(s)) (`update_actor`) and Polyak-average mu' and Q' towards mu
+     and Q (`soft_update`).
+Below `train`: research options (the `--paper` preset, OU and parameter noise, probe diagnostics, evaluation),
+then an appendix of run machinery (checks, checkpoints and resume, `--load-model`, progress output). DDPG does
+not depend on either: a reader who stops at the first banner has read all of it.
+"""
+
+import copy
 import math
 import os
 import shutil
@@ -22,27 +38,7 @@ from tqdm import tqdm
 
 @dataclass
 class Args:
-    exp_name: str = os.path.basename(__file__)[: -len(".py")]
-    """the name of this experiment (part of the run name)"""
-    seed: int = 1
-    """seed of the experiment (envs, networks, buffer sampling, exploration)"""
-    torch_deterministic: bool = True
-    """if toggled, `torch.backends.cudnn.deterministic=True`"""
-    cuda: bool = True
-    """if toggled, use the GPU when one is available"""
-    track: bool = False
-    """if toggled, log the run to Weights & Biases (honours WANDB_MODE=offline)"""
-    wandb_project_name: str = "ddpg"
-    """the Weights & Biases project"""
-    wandb_entity: Optional[str] = None
-    """the Weights & Biases entity (team); None uses your default"""
-    capture_video: bool = False
-    """if toggled, record mp4 videos of training episodes to `runs/{run_name}/videos`"""
-    save_model: bool = False
-    """if toggled, save the actor, the critic and these args to `runs/{run_name}/{exp_name}.pt`"""
-    load_model: Optional[str] = None
-    """path to a file written by --save-model: evaluate its actor for --eval-episodes episodes and exit"""
-
+    # the algorithm
     env_id: str = "Hopper-v4"
     """the id of the Gymnasium environment"""
     total_timesteps: int = 1_000_000
@@ -61,18 +57,21 @@ class Args:
     """env steps of uniform random actions before learning starts"""
     policy_frequency: int = 2
     """update the actor and the target networks every this many critic updates"""
-    exploration_noise_type: Literal["gaussian", "ou", "param"] = "gaussian"
-    """gaussian: N(0, exploration_noise) actions; ou: Ornstein-Uhlenbeck actions; param: adaptive parameter noise"""
     exploration_noise: float = 0.1
     """the std of the Gaussian exploration noise, as a fraction of the action scale"""
+    hidden_sizes: Tuple[int, int] = (256, 256)
+    """the widths of the two hidden layers of the actor and the critic"""
+    seed: int = 1
+    """seed of the experiment (envs, networks, buffer sampling, exploration)"""
+    # research options
+    exploration_noise_type: Literal["gaussian", "ou", "param"] = "gaussian"
+    """gaussian: N(0, exploration_noise) actions; ou: Ornstein-Uhlenbeck actions; param: adaptive parameter noise"""
     ou_theta: float = 0.15
     """the OU noise's mean reversion per step"""
     ou_sigma: float = 0.2
     """the OU noise's std per step, as a fraction of the action scale"""
     param_noise_target: float = 0.2
     """param noise: the action-space distance (a fraction of the action scale) the perturbation scale adapts to"""
-    hidden_sizes: Tuple[int, int] = (256, 256)
-    """the widths of the two hidden layers of the actor and the critic"""
     actor_layer_norm: bool = False
     """if toggled, LayerNorm after each hidden layer of the actor (always on with param noise)"""
     critic_layer_norm: bool = False
@@ -94,6 +93,25 @@ class Args:
     """episodes of each deterministic evaluation, on an env instance of its own; 0 turns evaluation off"""
     diagnostics_frequency: int = 5_000
     """log the actor's actions and Q-values on fixed probe states from the buffer every this many steps; 0: never"""
+    # the run
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment (part of the run name)"""
+    torch_deterministic: bool = True
+    """if toggled, `torch.backends.cudnn.deterministic=True`"""
+    cuda: bool = True
+    """if toggled, use the GPU when one is available"""
+    track: bool = False
+    """if toggled, log the run to Weights & Biases (honours WANDB_MODE=offline)"""
+    wandb_project_name: str = "ddpg"
+    """the Weights & Biases project"""
+    wandb_entity: Optional[str] = None
+    """the Weights & Biases entity (team); None uses your default"""
+    capture_video: bool = False
+    """if toggled, record mp4 videos of training episodes to `runs/{run_name}/videos`"""
+    save_model: bool = False
+    """if toggled, save the actor, the critic and these args to `runs/{run_name}/{exp_name}.pt`"""
+    load_model: Optional[str] = None
+    """path to a file written by --save-model: evaluate its actor for --eval-episodes episodes and exit"""
     checkpoint_frequency: int = 0
     """save a checkpoint in the run directory at the first episode end after every this many steps, and stop with
     one on SIGTERM or SIGUSR1 (exit code 75); 0: no checkpoints"""
@@ -101,12 +119,352 @@ class Args:
     """a run directory to continue from its checkpoint, with the run's own settings (--total-timesteps may be raised)"""
 
 
+def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: str = "videos", episodes=0) -> gym.Env:
+    """One env with episode statistics (and videos), `episodes` into a run; ValueError if DDPG cannot act in it."""
+    env = gym.make(env_id, render_mode="rgb_array" if capture_video else None)
+    if not isinstance(env.action_space, gym.spaces.Box):
+        raise ValueError(f"{env_id} has a {env.action_space} action space; DDPG needs continuous (Box) actions")
+    if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
+        raise ValueError(f"{env_id} has a {env.observation_space} observation space; this script needs a flat Box")
+    env.reset(seed=seed)  # seeds the env's generator, from which every later reset draws (a checkpoint saves it)
+    if capture_video:
+        env = gym.wrappers.RecordVideo(env, video_folder)
+        env.episode_id = episodes - 1  # a resumed run numbers (and picks) its videos where it stopped
+    env = gym.wrappers.RecordEpisodeStatistics(env)
+    env.episode_count = episodes
+    env.action_space.seed(seed)
+    return env
+
+
+class ReplayBuffer:
+    """Preallocated float32 ring buffer of transitions: O(1) add, uniform sampling, oldest overwritten when full."""
+
+    def __init__(self, capacity: int, obs_dim: int, act_dim: int, seed: int):
+        self.capacity, self.pos, self.size = capacity, 0, 0
+        # np.full writes every page now, where np.zeros would leave it to the first write: memory the machine cannot
+        # give fails the run here, not hours later when the buffer fills
+        self.obs = np.full((capacity, obs_dim), 0.0, dtype=np.float32)
+        self.next_obs = np.full((capacity, obs_dim), 0.0, dtype=np.float32)
+        self.actions = np.full((capacity, act_dim), 0.0, dtype=np.float32)
+        self.rewards = np.full(capacity, 0.0, dtype=np.float32)
+        self.terminations = np.full(capacity, 0.0, dtype=np.float32)
+        self.rng = np.random.default_rng(seed)
+
+    def add(self, obs, next_obs, action, reward, terminated):
+        self.obs[self.pos], self.next_obs[self.pos], self.actions[self.pos] = obs, next_obs, action
+        self.rewards[self.pos], self.terminations[self.pos] = reward, terminated
+        self.pos = (self.pos + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch_size: int):
+        idx = self.rng.integers(0, self.size, batch_size)
+        return self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminations[idx]
+
+
+class Actor(nn.Module):
+    def __init__(self, env: gym.Env, hidden_sizes=(256, 256), layer_norm=False):
+        super().__init__()
+        obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+        self.fc1 = nn.Linear(obs_dim, hidden_sizes[0])
+        self.fc2 = nn.Linear(hidden_sizes[0], hidden_sizes[1])
+        self.fc_mu = nn.Linear(hidden_sizes[1], act_dim)
+        self.ln1, self.ln2 = (nn.LayerNorm(size) if layer_norm else nn.Identity() for size in hidden_sizes)
+        low = torch.as_tensor(env.action_space.low, dtype=torch.float64)
+        high = torch.as_tensor(env.action_space.high, dtype=torch.float64)
+        self.register_buffer("action_scale", ((high - low) / 2).float())
+        self.register_buffer("action_bias", ((high + low) / 2).float())
+        self.register_buffer("action_low", low.float())
+        self.register_buffer("action_high", high.float())
+
+    def forward(self, obs):
+        x = F.relu(self.ln1(self.fc1(obs)))
+        x = F.relu(self.ln2(self.fc2(x)))
+        # tanh maps to (-1, 1); scale and bias map that onto [low, high] per dimension (bounds may be asymmetric),
+        # and the clamp catches the float rounding that can land a saturated action one ulp outside
+        action = torch.tanh(self.fc_mu(x)) * self.action_scale + self.action_bias
+        return action.clamp(self.action_low, self.action_high)
+
+
+class QNetwork(nn.Module):
+    def __init__(self, env: gym.Env, hidden_sizes=(256, 256), layer_norm=False, action_layer=1):
+        super().__init__()
+        obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
+        self.action_layer = action_layer
+        self.fc1 = nn.Linear(obs_dim + (act_dim if action_layer == 1 else 0), hidden_sizes[0])
+        self.fc2 = nn.Linear(hidden_sizes[0] + (act_dim if action_layer == 2 else 0), hidden_sizes[1])
+        self.fc3 = nn.Linear(hidden_sizes[1], 1)
+        self.ln1, self.ln2 = (nn.LayerNorm(size) if layer_norm else nn.Identity() for size in hidden_sizes)
+
+    def forward(self, obs, action):
+        x = F.relu(self.ln1(self.fc1(torch.cat([obs, action], -1) if self.action_layer == 1 else obs)))
+        x = F.relu(self.ln2(self.fc2(torch.cat([x, action], -1) if self.action_layer == 2 else x)))
+        return self.fc3(x).squeeze(-1)
+
+
+def init_params(network: nn.Module, rng: np.random.Generator, final_layer_init: Optional[float] = None) -> nn.Module:
+    """Draw every Linear layer from `rng` as nn.Linear does, weights and biases U(+-1/sqrt(fan_in)); the output layer
+    U(+-final_layer_init) when that is set. The JAX script draws the same numbers in the same order, so that one
+    seed gives both scripts the same networks. Returns the network, its weights set in place."""
+    layers = [layer for layer in network.children() if isinstance(layer, nn.Linear)]
+    with torch.no_grad():
+        for layer in layers:
+            limit = 1 / np.sqrt(layer.in_features)
+            if layer is layers[-1] and final_layer_init is not None:
+                limit = final_layer_init
+            # the weight is drawn in a Flax kernel's (in, out) layout, then transposed to nn.Linear's (out, in)
+            weight = rng.uniform(-limit, limit, layer.weight.shape[::-1]).T
+            layer.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
+            layer.bias.copy_(torch.from_numpy(rng.uniform(-limit, limit, layer.bias.shape).astype(np.float32)))
+    return network
+
+
+def compute_td_target(rewards, terminations, next_obs, actor_target, qf1_target, gamma: float):
+    """y = r + gamma * (1 - terminated) * Q'(s', mu'(s')): only a true termination stops bootstrapping."""
+    with torch.no_grad():
+        return rewards + gamma * (1.0 - terminations) * qf1_target(next_obs, actor_target(next_obs))
+
+
+def update_critic(qf1, q_optimizer, actor_target, qf1_target, batch, gamma: float):
+    """One Adam step on the critic's squared error to the TD target; returns loss, Q(s, a), target (no host sync)."""
+    obs, actions, rewards, next_obs, terminations = batch
+    td_target = compute_td_target(rewards, terminations, next_obs, actor_target, qf1_target, gamma)
+    qf1_a_values = qf1(obs, actions)
+    qf1_loss = F.mse_loss(qf1_a_values, td_target)
+    q_optimizer.zero_grad()
+    qf1_loss.backward()
+    q_optimizer.step()
+    return qf1_loss.detach(), qf1_a_values.detach(), td_target
+
+
+def update_actor(actor, actor_optimizer, qf1, obs):
+    """One Adam step on the actor towards higher Q(s, mu(s)); only the actor's optimiser steps. Returns the loss."""
+    qf1.requires_grad_(False)  # the gradient flows through the critic to the actor, skipping the critic's weight grads
+    actor_loss = -qf1(obs, actor(obs)).mean()
+    actor_optimizer.zero_grad()
+    actor_loss.backward()
+    actor_optimizer.step()
+    qf1.requires_grad_(True)
+    return actor_loss.detach()
+
+
+def soft_update(target: nn.Module, source: nn.Module, tau: float):
+    """Polyak averaging in place: target <- tau * source + (1 - tau) * target."""
+    with torch.no_grad():
+        for target_param, param in zip(target.parameters(), source.parameters()):
+            target_param.lerp_(param, tau)
+
+
+def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
+    """DDPG for args.total_timesteps env steps (from a checkpoint's step when given); returns what the run built."""
+    torch.backends.cudnn.deterministic = args.torch_deterministic
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    # one numpy generator per use, drawn in the same order in both scripts: one seed gives both scripts one run
+    init_seed, noise_seed, buffer_seed = np.random.SeedSequence(args.seed).spawn(3)
+    run = open_run(args, checkpoint)  # appendix: every check, then the run directory, its log and the eval env
+    env = make_env(args.env_id, args.seed, args.capture_video, os.path.join(run["dir"], "videos"), run["episodes"])
+
+    init_rng = np.random.default_rng(init_seed)
+    actor = Actor(env, args.hidden_sizes, args.actor_layer_norm).to(device)
+    qf1 = QNetwork(env, args.hidden_sizes, args.critic_layer_norm, args.critic_action_layer).to(device)
+    init_params(actor, init_rng, args.final_layer_init)
+    init_params(qf1, init_rng, args.final_layer_init)
+    actor_target, qf1_target = copy.deepcopy(actor), copy.deepcopy(qf1)
+    # fused: one kernel for the whole Adam step instead of a dozen passes over each tensor; the same math, in less time
+    q_optimizer = torch.optim.Adam(qf1.parameters(), lr=args.critic_learning_rate or args.learning_rate,
+                                   weight_decay=args.critic_weight_decay, fused=True)  # fmt: skip
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
+    rb = ReplayBuffer(args.buffer_size, env.observation_space.shape[0], env.action_space.shape[0], buffer_seed)
+    action_scale = actor.action_scale.cpu().numpy()
+    noise_rng = np.random.default_rng(noise_seed)
+    behaviour_actor = copy.deepcopy(actor) if args.exploration_noise_type == "param" else actor  # perturbed per episode
+    param_noise_std = 0.1  # param noise's initial scale; it adapts from there
+    probes = {"obs": None, "actions": None}  # probe diagnostics: fixed states, and the actions last seen on them
+    actor_loss = None  # until the first actor update
+
+    nets = {"actor": actor, "qf1": qf1, "actor_target": actor_target, "qf1_target": qf1_target,
+            "actor_optimizer": actor_optimizer, "q_optimizer": q_optimizer}  # fmt: skip
+    rngs = {"env": env.np_random, "action_space": env.action_space.np_random, "noise": noise_rng, "buffer": rb.rng}
+    if checkpoint:
+        nets, saved = restore_checkpoint(checkpoint, nets, rngs, rb)
+        param_noise_std, run["episodic_return"] = saved["param_noise_std"], saved["episodic_return"]
+        probes = {"obs": saved["probe_obs"], "actions": saved["probe_actions"]}
+
+    episode_over = True  # each episode starts at the top of the loop, which is also where a resumed run goes on
+    for step in run["progress"]:  # step: the env steps done once this one is
+        if episode_over:
+            obs, _ = env.reset()
+            ou_noise = np.zeros_like(action_scale)
+            if args.exploration_noise_type == "param":
+                perturb_actor(behaviour_actor, actor, param_noise_std, noise_rng)
+
+        if step <= args.learning_starts:
+            action = env.action_space.sample()
+        else:
+            with torch.no_grad():
+                action = behaviour_actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()
+            if args.exploration_noise_type == "gaussian":
+                action += noise_rng.normal(0.0, args.exploration_noise * action_scale).astype(np.float32)
+            elif args.exploration_noise_type == "ou":
+                ou_noise = ou_step(ou_noise, args.ou_theta, args.ou_sigma, noise_rng)
+                action += (ou_noise * action_scale).astype(np.float32)
+            action = np.clip(action, env.action_space.low, env.action_space.high)
+
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        # A single env does not autoreset, so on truncation next_obs is the episode's real final observation:
+        # the TD target bootstraps from it. Only `terminated` stops bootstrapping.
+        rb.add(obs, next_obs, action, reward, terminated)
+        obs, episode_over = next_obs, terminated or truncated
+        if episode_over:
+            log_episode(run, info, step)
+
+        if step > args.learning_starts + 1:  # the first update follows the actor's first action
+            batch = [torch.from_numpy(x).to(device) for x in rb.sample(args.batch_size)]
+            qf1_loss, qf1_a_values, td_target = update_critic(
+                qf1, q_optimizer, actor_target, qf1_target, batch, args.gamma
+            )
+            if step % args.policy_frequency == 0:
+                actor_loss = update_actor(actor, actor_optimizer, qf1, batch[0])
+                soft_update(actor_target, actor, args.tau)
+                soft_update(qf1_target, qf1, args.tau)
+            log_losses(run, step, args.policy_frequency, qf1_loss, qf1_a_values, td_target, actor_loss)
+            if args.exploration_noise_type == "param" and step % 50 == 0:  # Plappert et al. adapt every 50 steps
+                param_noise_std = update_param_noise(run, step, actor, batch[0], param_noise_std, args, noise_rng)
+
+        probe_diagnostics(run, step, args, actor, qf1, rb, probes, action_scale, device)
+        evaluate_if_due(run, step, args, actor, device)
+        report_progress(run, step, args)
+        if episode_over:  # between episodes: where a checkpoint is written, and a run resumes
+            save_checkpoint_if_due(run, step, args, nets, rngs, rb, {
+                "episodes": env.episode_count, "param_noise_std": param_noise_std,
+                "probe_obs": probes["obs"], "probe_actions": probes["actions"],
+            })  # fmt: skip
+    env.close()
+    finish_run(run, args, actor, qf1)
+    return {**nets, "rb": rb, "rngs": rngs, "run_dir": run["dir"]}
+
+
+# ---- Research options: the --paper preset, OU and parameter noise, probe diagnostics, evaluation. DDPG above
+# ---- does not depend on them; with their defaults (Gaussian noise, no preset) a run is the plain algorithm.
+
 # Lillicrap et al. 2016, section 7: the settings `--paper` switches on; flags given beside it still win.
 PAPER = dict(
     hidden_sizes=(400, 300), critic_action_layer=2, final_layer_init=3e-3, learning_rate=1e-4,
     critic_learning_rate=1e-3, critic_weight_decay=1e-2, batch_size=64, tau=0.001, exploration_noise_type="ou",
     ou_theta=0.15, ou_sigma=0.2,
 )  # fmt: skip
+
+
+def ou_step(noise: np.ndarray, theta: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """One step of the Ornstein-Uhlenbeck process x <- x - theta * x + sigma * N(0, 1): noise correlated in time."""
+    return noise - theta * noise + sigma * rng.standard_normal(noise.shape)
+
+
+def perturb_actor(perturbed_actor: Actor, actor: Actor, std: float, rng: np.random.Generator):
+    """Plappert et al. 2018: the actor's weights plus N(0, std^2) noise; LayerNorm's own parameters stay clean.
+    The noise is drawn as the JAX script draws it: layer by layer, each weight in (in, out) layout, then its bias."""
+    with torch.no_grad():
+        for (name, param), perturbed in zip(actor.named_parameters(), perturbed_actor.parameters()):
+            if not name.startswith("ln"):
+                noise = std * rng.standard_normal(param.shape[::-1]).T
+                param = param + torch.from_numpy(noise.astype(np.float32))
+            perturbed.copy_(param)
+
+
+def adapt_param_noise(std: float, distance: float, target: float, coefficient: float = 1.01) -> float:
+    """Shrink the perturbation while it moves actions further than the target distance, grow it otherwise."""
+    return std / coefficient if distance > target else std * coefficient
+
+
+def update_param_noise(run: dict, step: int, actor: Actor, obs, std: float, args: Args, rng) -> float:
+    """Perturb a fresh copy of the actor, measure how far its actions move on the batch's states (RMS, in units of
+    the action scale), and return the perturbation scale adapted towards --param-noise-target."""
+    adaptive_actor = copy.deepcopy(actor)
+    perturb_actor(adaptive_actor, actor, std, rng)
+    with torch.no_grad():
+        distance = ((actor(obs) - adaptive_actor(obs)) / actor.action_scale).pow(2).mean().sqrt().item()
+    std = adapt_param_noise(std, distance, args.param_noise_target)
+    if step % 100 == 0:
+        run["writer"].add_scalar("charts/param_noise_std", std, step)
+        run["writer"].add_scalar("charts/param_noise_distance", distance, step)
+    return std
+
+
+def probe_diagnostics(run: dict, step: int, args: Args, actor, qf1, rb: ReplayBuffer, probes: dict, action_scale,
+                      device):
+    """Take probe states evenly spaced over the buffer once, when learning starts (no random draw: the diagnostics
+    never change the run); every --diagnostics-frequency steps, log the actor's actions and Q-values on them."""
+    if not args.diagnostics_frequency:
+        return
+    if step == args.learning_starts + 1:
+        probes["obs"] = rb.obs[np.linspace(0, rb.size - 1, 256).astype(int)]
+        probes["actions"] = actor(torch.from_numpy(probes["obs"]).to(device)).detach().cpu().numpy()
+    if probes["obs"] is None or step % args.diagnostics_frequency:
+        return
+    with torch.no_grad():
+        probe_states = torch.from_numpy(probes["obs"]).to(device)
+        actions = actor(probe_states)
+        probe_q, actions = qf1(probe_states, actions).cpu().numpy(), actions.cpu().numpy()
+    drift = float(np.mean(np.abs(actions - probes["actions"]) / action_scale))
+    run["writer"].add_histogram("diagnostics/probe_actions", actions, step)
+    run["writer"].add_histogram("diagnostics/probe_q_values", probe_q, step)
+    run["writer"].add_scalar("diagnostics/probe_q_mean", float(probe_q.mean()), step)
+    run["writer"].add_scalar("diagnostics/probe_action_drift", drift, step)
+    probes["actions"] = actions
+
+
+def evaluate(actor: Actor, env: gym.Env, episodes: int, seed: int, device) -> list:
+    """Returns of `episodes` episodes with the noise-free actor; the seeded first reset makes it repeatable."""
+    returns = []
+    obs, _ = env.reset(seed=seed)
+    while len(returns) < episodes:
+        with torch.no_grad():
+            action = actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()
+        obs, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            returns.append(float(info["episode"]["r"]))
+            obs, _ = env.reset()
+    return returns
+
+
+def evaluate_if_due(run: dict, step: int, args: Args, actor: Actor, device):
+    """Fujimoto et al.'s protocol: every --eval-frequency steps and at the end, the mean return of --eval-episodes
+    episodes of the noise-free actor on an env of its own, always from the same initial states."""
+    due = (args.eval_frequency and step % args.eval_frequency == 0) or step == args.total_timesteps
+    if args.eval_episodes and due:
+        returns = evaluate(actor, run["eval_env"], args.eval_episodes, run["eval_seed"], device)
+        run["writer"].add_scalar("eval/episodic_return", np.mean(returns), step)
+        tqdm.write(f"step {step}: eval episodic returns {[round(r, 2) for r in returns]}; mean {np.mean(returns):.2f}")
+
+
+# ---- Appendix: run machinery (argument and machine checks, the run's directory and logs, checkpoints and
+# ---- resume, --load-model, progress output). The algorithm does not depend on any of it.
+
+STOPPED = 75  # the exit code of a run stopped by SIGTERM or SIGUSR1 after saving its checkpoint (EX_TEMPFAIL)
+# what a resumed run may change: none of it changes what the run learns
+RESUMABLE = {"total_timesteps", "track", "wandb_project_name", "wandb_entity", "capture_video", "save_model",
+             "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume", "cuda",
+             "torch_deterministic"}  # fmt: skip
+BUFFER_FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations")
+
+
+def parse_args() -> Tuple[Args, Optional[dict]]:
+    """The run's arguments, checked, and the checkpoint it resumes from (None for a new run); one line and a
+    non-zero exit for any that cannot work."""
+    args, checkpoint = tyro.cli(Args), None
+    if args.resume and not args.load_model:  # parse again with the run's own settings as defaults: flags must match
+        checkpoint = load_checkpoint(args.resume)
+        saved = Args(**checkpoint["args"])
+        args = tyro.cli(Args, default=replace(saved, resume=args.resume))
+        if error := resume_error(args, saved, checkpoint["step"]):
+            sys.exit(f"error: --resume {args.resume}: {error}")
+    elif args.paper:  # parse again with the paper's values as defaults, so that flags given beside --paper win
+        args = tyro.cli(Args, default=replace(Args(), **PAPER, paper=True))
+    if args.exploration_noise_type == "param":
+        args.actor_layer_norm = True  # parameter noise needs comparable scales across layers
+    if error := args_error(args):
+        sys.exit(f"error: {error}")
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for --capture-video
+    return args, checkpoint
 
 
 def args_error(args: Args) -> Optional[str]:
@@ -210,193 +568,122 @@ def machine_error(args: Args, env: gym.Env, run_dir: str) -> Optional[str]:
     return None
 
 
-def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: str = "videos", episodes=0) -> gym.Env:
-    """One env with episode statistics (and videos), `episodes` into a run; ValueError if DDPG cannot act in it."""
-    env = gym.make(env_id, render_mode="rgb_array" if capture_video else None)
-    if not isinstance(env.action_space, gym.spaces.Box):
-        raise ValueError(f"{env_id} has a {env.action_space} action space; DDPG needs continuous (Box) actions")
-    if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
-        raise ValueError(f"{env_id} has a {env.observation_space} observation space; this script needs a flat Box")
-    env.reset(seed=seed)  # seeds the env's generator, from which every later reset draws (a checkpoint saves it)
-    if capture_video:
-        env = gym.wrappers.RecordVideo(env, video_folder)
-        env.episode_id = episodes - 1  # a resumed run numbers (and picks) its videos where it stopped
-    env = gym.wrappers.RecordEpisodeStatistics(env)
-    env.episode_count = episodes
-    env.action_space.seed(seed)
-    return env
+def open_run(args: Args, checkpoint: Optional[dict]) -> dict:
+    """Check everything the run needs before writing anything, then open its directory: the TensorBoard log (and
+    W&B), the evaluation env, the signals that stop it, and its progress output. Returns the run's machinery."""
+    run_dir = args.resume or os.path.join("runs", f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+    if os.path.exists(run_dir) and not args.resume:
+        sys.exit(f"error: {run_dir} already exists; wait a second or change --exp-name or --seed")
+    eval_seed = args.seed + 10_000  # the evaluation env sees other initial states than the training env
+    try:  # the evaluation env first: it writes nothing (no videos), and tells whether DDPG can act in the env
+        eval_env = make_env(args.env_id, eval_seed)
+    except (ValueError, ImportError, gym.error.Error) as e:  # unknown, a missing dependency, or not for DDPG
+        sys.exit(f"error: --env-id {args.env_id}: {e}")
+    except Exception as e:  # the one other way a MuJoCo env fails to make: its renderer's library does not load
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        sys.exit(f"error: --env-id {args.env_id}: {reason} (MUJOCO_GL={os.environ['MUJOCO_GL']}: try egl or osmesa)")
+    if error := machine_error(args, eval_env, run_dir):
+        sys.exit(f"error: {error}")
+    start_step = checkpoint["step"] if checkpoint else 0
+    run = {"dir": run_dir, "eval_env": eval_env, "eval_seed": eval_seed, "start_step": start_step,
+           "episodes": checkpoint["episodes"] if checkpoint else 0, "episodic_return": float("nan"),
+           "wandb_id": checkpoint["wandb_id"] if checkpoint else None, "stop_signals": []}  # fmt: skip
+    if args.track:
+        import wandb
+
+        wandb_run = wandb.init(project=args.wandb_project_name, entity=args.wandb_entity,
+                               name=os.path.basename(os.path.normpath(run_dir)), config=asdict(args),
+                               sync_tensorboard=True, save_code=True, id=run["wandb_id"], resume="allow")  # fmt: skip
+        run["wandb_id"] = wandb_run.id  # saved in checkpoints: a resumed run goes on in the same W&B run
+    # a resumed run hides what a killed run logged after its checkpoint: TensorBoard drops steps >= purge_step
+    run["writer"] = SummaryWriter(run_dir, purge_step=start_step + 1 if checkpoint else None)
+    if not checkpoint:
+        table = "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items())
+        run["writer"].add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
+    else:
+        print(f"resuming {run_dir} at step {start_step} of {args.total_timesteps}", flush=True)
+    if args.checkpoint_frequency:  # SIGTERM (preemption), SIGUSR1 (Slurm's --signal): save at the next episode end
+        for signum in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(signum, lambda signum, frame: run["stop_signals"].append(signum))
+    run["last_checkpoint"] = start_step
+    # a progress bar on a terminal; plain lines every 1% of the run in Slurm and CI logs
+    steps = range(start_step + 1, args.total_timesteps + 1)
+    run["progress"] = tqdm(steps, initial=start_step, total=args.total_timesteps, disable=not sys.stderr.isatty(),
+                           unit="step", smoothing=0.05)  # fmt: skip
+    run["start_time"] = time.time()
+    return run
 
 
-class ReplayBuffer:
-    """Preallocated float32 ring buffer of transitions: O(1) add, uniform sampling, oldest overwritten when full."""
-
-    def __init__(self, capacity: int, obs_dim: int, act_dim: int, seed: int):
-        self.capacity, self.pos, self.size = capacity, 0, 0
-        # np.full writes every page now, where np.zeros would leave it to the first write: memory the machine cannot
-        # give fails the run here, not hours later when the buffer fills
-        self.obs = np.full((capacity, obs_dim), 0.0, dtype=np.float32)
-        self.next_obs = np.full((capacity, obs_dim), 0.0, dtype=np.float32)
-        self.actions = np.full((capacity, act_dim), 0.0, dtype=np.float32)
-        self.rewards = np.full(capacity, 0.0, dtype=np.float32)
-        self.terminations = np.full(capacity, 0.0, dtype=np.float32)
-        self.rng = np.random.default_rng(seed)
-
-    def add(self, obs, next_obs, action, reward, terminated):
-        self.obs[self.pos], self.next_obs[self.pos], self.actions[self.pos] = obs, next_obs, action
-        self.rewards[self.pos], self.terminations[self.pos] = reward, terminated
-        self.pos = (self.pos + 1) % self.capacity
-        self.size = min(self.size + 1, self.capacity)
-
-    def sample(self, batch_size: int):
-        idx = self.rng.integers(0, self.size, batch_size)
-        return self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminations[idx]
+def log_episode(run: dict, info: dict, step: int):
+    run["episodic_return"] = float(info["episode"]["r"])
+    run["writer"].add_scalar("charts/episodic_return", run["episodic_return"], step)
+    run["writer"].add_scalar("charts/episodic_length", info["episode"]["l"], step)
+    run["progress"].set_postfix(episodic_return=f"{run['episodic_return']:.1f}", refresh=False)
 
 
-class Actor(nn.Module):
-    def __init__(self, env: gym.Env, hidden_sizes=(256, 256), layer_norm=False):
-        super().__init__()
-        obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-        self.fc1 = nn.Linear(obs_dim, hidden_sizes[0])
-        self.fc2 = nn.Linear(hidden_sizes[0], hidden_sizes[1])
-        self.fc_mu = nn.Linear(hidden_sizes[1], act_dim)
-        self.ln1, self.ln2 = (nn.LayerNorm(size) if layer_norm else nn.Identity() for size in hidden_sizes)
-        low = torch.as_tensor(env.action_space.low, dtype=torch.float64)
-        high = torch.as_tensor(env.action_space.high, dtype=torch.float64)
-        self.register_buffer("action_scale", ((high - low) / 2).float())
-        self.register_buffer("action_bias", ((high + low) / 2).float())
-        self.register_buffer("action_low", low.float())
-        self.register_buffer("action_high", high.float())
-
-    def forward(self, obs):
-        x = F.relu(self.ln1(self.fc1(obs)))
-        x = F.relu(self.ln2(self.fc2(x)))
-        # tanh maps to (-1, 1); scale and bias map that onto [low, high] per dimension (bounds may be asymmetric),
-        # and the clamp catches the float rounding that can land a saturated action one ulp outside
-        action = torch.tanh(self.fc_mu(x)) * self.action_scale + self.action_bias
-        return action.clamp(self.action_low, self.action_high)
+def log_losses(run: dict, step: int, policy_frequency: int, qf1_loss, qf1_a_values, td_target, actor_loss):
+    """Every 100 steps: the losses, Q(s, a) and the TD target (the only host syncs of the update)."""
+    if step % policy_frequency == 0 and step % 100 < policy_frequency:  # once per 100 steps, whatever the frequency
+        run["writer"].add_scalar("losses/actor_loss", actor_loss.item(), step)
+    if step % 100 == 0:
+        run["writer"].add_scalar("losses/qf1_loss", qf1_loss.item(), step)
+        run["writer"].add_scalar("losses/qf1_values", qf1_a_values.mean().item(), step)
+        run["writer"].add_scalar("losses/td_target", td_target.mean().item(), step)
+        run["writer"].add_scalar("charts/SPS", steps_per_second(run, step), step)
 
 
-class QNetwork(nn.Module):
-    def __init__(self, env: gym.Env, hidden_sizes=(256, 256), layer_norm=False, action_layer=1):
-        super().__init__()
-        obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
-        self.action_layer = action_layer
-        self.fc1 = nn.Linear(obs_dim + (act_dim if action_layer == 1 else 0), hidden_sizes[0])
-        self.fc2 = nn.Linear(hidden_sizes[0] + (act_dim if action_layer == 2 else 0), hidden_sizes[1])
-        self.fc3 = nn.Linear(hidden_sizes[1], 1)
-        self.ln1, self.ln2 = (nn.LayerNorm(size) if layer_norm else nn.Identity() for size in hidden_sizes)
-
-    def forward(self, obs, action):
-        x = F.relu(self.ln1(self.fc1(torch.cat([obs, action], -1) if self.action_layer == 1 else obs)))
-        x = F.relu(self.ln2(self.fc2(torch.cat([x, action], -1) if self.action_layer == 2 else x)))
-        return self.fc3(x).squeeze(-1)
+def report_progress(run: dict, step: int, args: Args):
+    """Where there is no progress bar (Slurm, CI, nohup): a plain line every 1% of the run."""
+    if run["progress"].disable and step % max(args.total_timesteps // 100, 1) == 0:
+        line = f"step {step}/{args.total_timesteps} | {steps_per_second(run, step)} steps/s"
+        print(f"{line} | episodic_return {run['episodic_return']:.1f}", flush=True)
 
 
-def init_params(network: nn.Module, rng: np.random.Generator, final_layer_init: Optional[float] = None):
-    """Draw every Linear layer from `rng` as nn.Linear does, weights and biases U(+-1/sqrt(fan_in)); the output layer
-    U(+-final_layer_init) when that is set. The JAX script draws the same numbers in the same order, so that one
-    seed gives both scripts the same networks."""
-    layers = [layer for layer in network.children() if isinstance(layer, nn.Linear)]
-    with torch.no_grad():
-        for layer in layers:
-            limit = 1 / np.sqrt(layer.in_features)
-            if layer is layers[-1] and final_layer_init is not None:
-                limit = final_layer_init
-            # the weight is drawn in a Flax kernel's (in, out) layout, then transposed to nn.Linear's (out, in)
-            weight = rng.uniform(-limit, limit, layer.weight.shape[::-1]).T
-            layer.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
-            layer.bias.copy_(torch.from_numpy(rng.uniform(-limit, limit, layer.bias.shape).astype(np.float32)))
+def steps_per_second(run: dict, step: int) -> int:
+    """Env steps per second since this process started the run (a resumed run counts from its checkpoint)."""
+    return int((step - run["start_step"]) / (time.time() - run["start_time"]))
 
 
-def compute_td_target(rewards, terminations, next_obs, target_actor, qf1_target, gamma: float):
-    """y = r + gamma * (1 - terminated) * Q'(s', mu'(s')): only a true termination stops bootstrapping."""
-    with torch.no_grad():
-        return rewards + gamma * (1.0 - terminations) * qf1_target(next_obs, target_actor(next_obs))
+def save_checkpoint_if_due(run: dict, step: int, args: Args, nets: dict, rngs: dict, rb: ReplayBuffer, loop: dict):
+    """At an episode end: a checkpoint at the first one after every --checkpoint-frequency steps, or on a stop
+    signal, after which the run exits with STOPPED."""
+    every = args.checkpoint_frequency
+    if not every or (step // every == run["last_checkpoint"] // every and not run["stop_signals"]):
+        return
+    run["writer"].flush()  # every event up to this step is on disk before the checkpoint that resumes after it
+    run_state = {"args": asdict(args), "episodic_return": run["episodic_return"], "wandb_id": run["wandb_id"]}
+    save_checkpoint(run["dir"], step, nets, rngs, rb, {**run_state, **loop})
+    run["last_checkpoint"] = step
+    if run["stop_signals"]:
+        run["writer"].close()
+        print(f"stopped at step {step} (signal {run['stop_signals'][0]}), checkpoint saved; go on with: "
+              f"python {sys.argv[0]} --resume {run['dir']}", flush=True)  # fmt: skip
+        sys.exit(STOPPED)
 
 
-def update_critic(batch, qf1, q_optimizer, target_actor, qf1_target, gamma: float):
-    """One Adam step on the critic's squared error to the TD target; returns loss, Q(s, a), target (no host sync)."""
-    obs, actions, rewards, next_obs, terminations = batch
-    td_target = compute_td_target(rewards, terminations, next_obs, target_actor, qf1_target, gamma)
-    qf1_a_values = qf1(obs, actions)
-    qf1_loss = F.mse_loss(qf1_a_values, td_target)
-    q_optimizer.zero_grad()
-    qf1_loss.backward()
-    q_optimizer.step()
-    return qf1_loss.detach(), qf1_a_values.detach(), td_target
+def finish_run(run: dict, args: Args, actor: Actor, qf1: QNetwork):
+    """Close the run: the saved model (--save-model), the TensorBoard log, W&B."""
+    run["progress"].close()
+    run["eval_env"].close()
+    if args.save_model:
+        model_path = os.path.join(run["dir"], f"{args.exp_name}.pt")
+        torch.save({"actor": actor.state_dict(), "qf1": qf1.state_dict(), "args": asdict(args)}, model_path)
+        print(f"model saved to {model_path}; evaluate it with: python {sys.argv[0]} --load-model {model_path}")
+    run["writer"].close()
+    if args.track:
+        import wandb
+
+        wandb.finish()
 
 
-def update_actor(obs, actor, actor_optimizer, qf1):
-    """One Adam step on the actor towards higher Q(s, mu(s)); only the actor's optimiser steps."""
-    qf1.requires_grad_(False)  # the gradient flows through the critic to the actor, skipping the critic's weight grads
-    actor_loss = -qf1(obs, actor(obs)).mean()
-    actor_optimizer.zero_grad()
-    actor_loss.backward()
-    actor_optimizer.step()
-    qf1.requires_grad_(True)
-    return actor_loss.detach()
-
-
-def soft_update(target: nn.Module, source: nn.Module, tau: float):
-    """Polyak averaging in place: target <- tau * source + (1 - tau) * target."""
-    with torch.no_grad():
-        for target_param, param in zip(target.parameters(), source.parameters()):
-            target_param.lerp_(param, tau)
-
-
-def ou_step(noise: np.ndarray, theta: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """One step of the Ornstein-Uhlenbeck process x <- x - theta * x + sigma * N(0, 1): noise correlated in time."""
-    return noise - theta * noise + sigma * rng.standard_normal(noise.shape)
-
-
-def perturb_actor(perturbed_actor: Actor, actor: Actor, std: float, rng: np.random.Generator):
-    """Plappert et al. 2018: the actor's weights plus N(0, std^2) noise; LayerNorm's own parameters stay clean.
-    The noise is drawn as the JAX script draws it: layer by layer, each weight in (in, out) layout, then its bias."""
-    with torch.no_grad():
-        for (name, param), perturbed in zip(actor.named_parameters(), perturbed_actor.parameters()):
-            if not name.startswith("ln"):
-                noise = std * rng.standard_normal(param.shape[::-1]).T
-                param = param + torch.from_numpy(noise.astype(np.float32))
-            perturbed.copy_(param)
-
-
-def adapt_param_noise(std: float, distance: float, target: float, coefficient: float = 1.01) -> float:
-    """Shrink the perturbation while it moves actions further than the target distance, grow it otherwise."""
-    return std / coefficient if distance > target else std * coefficient
-
-
-def evaluate(actor: Actor, env: gym.Env, episodes: int, seed: int, device) -> list:
-    """Returns of `episodes` episodes with the noise-free actor; the seeded first reset makes it repeatable."""
-    returns = []
-    obs, _ = env.reset(seed=seed)
-    while len(returns) < episodes:
-        with torch.no_grad():
-            action = actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()
-        obs, _, terminated, truncated, info = env.step(action)
-        if terminated or truncated:
-            returns.append(float(info["episode"]["r"]))
-            obs, _ = env.reset()
-    return returns
-
-
-# Checkpoints. A run's state is saved at an episode end (an env mid-episode cannot be saved in general) and holds
-# everything the rest of the run depends on, so that a resumed run is the run that would have been.
-STOPPED = 75  # the exit code of a run stopped by SIGTERM or SIGUSR1 after saving its checkpoint (EX_TEMPFAIL)
-# what a resumed run may change: none of it changes what the run learns
-RESUMABLE = {"total_timesteps", "track", "wandb_project_name", "wandb_entity", "capture_video", "save_model",
-             "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume", "cuda",
-             "torch_deterministic"}  # fmt: skip
-BUFFER_FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations")
-
-
-def save_checkpoint(run_dir: str, step: int, modules: dict, rngs: dict, rb: ReplayBuffer, extra: dict):
+def save_checkpoint(run_dir: str, step: int, nets: dict, rngs: dict, rb: ReplayBuffer, extra: dict):
     """Write the checkpoint aside, then rename it over the previous one: a kill or a full disk during the write
     leaves the previous checkpoint as it was (a failed write stops the run with one line)."""
     path = os.path.join(run_dir, "checkpoint.pt")
     checkpoint = {
         "framework": "pytorch", "step": step,
         **{key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value for key, value in extra.items()},
-        "modules": {name: module.state_dict() for name, module in modules.items()},
+        "nets": {name: net.state_dict() for name, net in nets.items()},
         "rngs": {name: rng.bit_generator.state for name, rng in rngs.items()},
         "buffer": {name: torch.from_numpy(getattr(rb, name)[: rb.size]) for name in BUFFER_FIELDS},
     }  # fmt: skip
@@ -443,11 +730,11 @@ def resume_error(args: Args, saved: Args, step: int) -> Optional[str]:
     return None
 
 
-def restore_checkpoint(checkpoint: dict, modules: dict, rngs: dict, rb: ReplayBuffer) -> dict:
-    """Load a checkpoint's networks, optimisers, random-number states and buffer into the run's fresh ones;
-    return the rest of what it holds (the loop's own state)."""
-    for name, module in modules.items():
-        module.load_state_dict(checkpoint["modules"][name])
+def restore_checkpoint(checkpoint: dict, nets: dict, rngs: dict, rb: ReplayBuffer) -> tuple:
+    """Load a checkpoint's networks, optimisers, random-number states and buffer into the run's fresh ones; return
+    the networks and optimisers (loaded in place) and the rest of what it holds (the loop's own state)."""
+    for name, net in nets.items():
+        net.load_state_dict(checkpoint["nets"][name])
     for name, rng in rngs.items():
         rng.bit_generator.state = checkpoint["rngs"][name]
     for name in BUFFER_FIELDS:
@@ -455,239 +742,35 @@ def restore_checkpoint(checkpoint: dict, modules: dict, rngs: dict, rb: ReplayBu
         getattr(rb, name)[: len(stored)] = stored
     # one transition per env step: `step` of them were added, the oldest overwritten once the buffer was full
     rb.pos, rb.size = checkpoint["step"] % rb.capacity, len(checkpoint["buffer"]["rewards"])
-    rest = {key: value for key, value in checkpoint.items() if key not in ("modules", "rngs", "buffer")}
-    return {key: value.numpy() if isinstance(value, torch.Tensor) else value for key, value in rest.items()}
+    rest = {key: value for key, value in checkpoint.items() if key not in ("nets", "rngs", "buffer")}
+    return nets, {key: value.numpy() if isinstance(value, torch.Tensor) else value for key, value in rest.items()}
+
+
+def evaluate_saved_model(args: Args):
+    """--load-model: evaluate a saved actor as the end of its training run did (same env, same evaluation seeds)."""
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    try:
+        saved_model = torch.load(args.load_model, map_location=device, weights_only=True)
+        saved = Args(**saved_model["args"])
+        actor_state = saved_model["actor"]
+    except Exception as e:  # missing, truncated or foreign: say which, and never suggest unpickling it anyway
+        reason = f"not a model saved by this script's --save-model ({type(e).__name__})"
+        if args.load_model.endswith(".msgpack"):
+            reason = "a model of the JAX script: evaluate it with ddpg_continuous_action_jax.py"
+        reason = reason if os.path.isfile(args.load_model) else "no file"
+        sys.exit(f"error: --load-model {args.load_model}: {reason}")
+    eval_seed = args.seed + 10_000  # as in training
+    eval_env = make_env(saved.env_id, eval_seed)
+    actor = Actor(eval_env, saved.hidden_sizes, saved.actor_layer_norm).to(device)
+    actor.load_state_dict(actor_state)
+    returns = evaluate(actor, eval_env, args.eval_episodes, eval_seed, device)
+    print(f"{saved.env_id}: eval episodic returns {[round(r, 2) for r in returns]}")
+    print(f"mean {np.mean(returns):.2f} +- {np.std(returns):.2f} over {len(returns)} episodes")
 
 
 if __name__ == "__main__":
-    args = tyro.cli(Args)
-    checkpoint = None
-    if args.resume and not args.load_model:  # parse again with the run's own settings as defaults: flags must match
-        checkpoint = load_checkpoint(args.resume)
-        saved = Args(**checkpoint["args"])
-        args = tyro.cli(Args, default=replace(saved, resume=args.resume))
-        if error := resume_error(args, saved, checkpoint["step"]):
-            sys.exit(f"error: --resume {args.resume}: {error}")
-    elif args.paper:  # parse again with the paper's values as defaults, so that flags given beside --paper win
-        args = tyro.cli(Args, default=replace(Args(), **PAPER, paper=True))
-    if args.exploration_noise_type == "param":
-        args.actor_layer_norm = True  # parameter noise needs comparable scales across layers
-    if error := args_error(args):
-        sys.exit(f"error: {error}")
-    os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for --capture-video
-    torch.backends.cudnn.deterministic = args.torch_deterministic
-    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
-    eval_seed = args.seed + 10_000  # the evaluation env sees other initial states than the training env
-    # One numpy generator per use, drawn in the same order in both scripts: one seed gives both scripts one run.
-    init_seed, noise_seed, buffer_seed = np.random.SeedSequence(args.seed).spawn(3)
-
+    args, checkpoint = parse_args()
     if args.load_model:
-        try:
-            saved_model = torch.load(args.load_model, map_location=device, weights_only=True)
-            saved = Args(**saved_model["args"])
-            actor_state = saved_model["actor"]
-        except Exception as e:  # missing, truncated or foreign: say which, and never suggest unpickling it anyway
-            reason = f"not a model saved by this script's --save-model ({type(e).__name__})"
-            if args.load_model.endswith(".msgpack"):
-                reason = "a model of the JAX script: evaluate it with ddpg_continuous_action_jax.py"
-            sys.exit(
-                f"error: --load-model {args.load_model}: {reason if os.path.isfile(args.load_model) else 'no file'}"
-            )
-        eval_env = make_env(saved.env_id, eval_seed)
-        actor = Actor(eval_env, saved.hidden_sizes, saved.actor_layer_norm).to(device)
-        actor.load_state_dict(actor_state)
-        returns = evaluate(actor, eval_env, args.eval_episodes, eval_seed, device)
-        print(f"{saved.env_id}: eval episodic returns {[round(r, 2) for r in returns]}")
-        print(f"mean {np.mean(returns):.2f} +- {np.std(returns):.2f} over {len(returns)} episodes")
-        sys.exit(0)
-
-    run_dir = args.resume or os.path.join("runs", f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
-    run_name = os.path.basename(os.path.normpath(run_dir))
-    if os.path.exists(run_dir) and not args.resume:
-        sys.exit(f"error: {run_dir} already exists; wait a second or change --exp-name or --seed")
-    try:  # the evaluation env first: it writes nothing (no videos), and tells whether DDPG can act in the env
-        eval_env = make_env(args.env_id, eval_seed)
-    except (ValueError, ImportError, gym.error.Error) as e:  # unknown, a missing dependency, or not for DDPG
-        sys.exit(f"error: --env-id {args.env_id}: {e}")
-    except Exception as e:  # the one other way a MuJoCo env fails to make: its renderer's library does not load
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        sys.exit(f"error: --env-id {args.env_id}: {reason} (MUJOCO_GL={os.environ['MUJOCO_GL']}: try egl or osmesa)")
-    if error := machine_error(args, eval_env, run_dir):
-        sys.exit(f"error: {error}")
-    start_step = checkpoint["step"] if checkpoint else 0
-    episodes = checkpoint["episodes"] if checkpoint else 0
-    env = make_env(args.env_id, args.seed, args.capture_video, os.path.join(run_dir, "videos"), episodes)
-
-    wandb_id = checkpoint["wandb_id"] if checkpoint else None
-    if args.track:
-        import wandb
-
-        wandb_run = wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, name=run_name,
-                               config=asdict(args), sync_tensorboard=True, save_code=True, id=wandb_id,
-                               resume="allow")  # fmt: skip
-        wandb_id = wandb_run.id  # saved in checkpoints: a resumed run goes on in the same W&B run
-    # a resumed run hides what a killed run logged after its checkpoint: TensorBoard drops steps >= purge_step
-    writer = SummaryWriter(run_dir, purge_step=start_step + 1 if checkpoint else None)
-    if not checkpoint:
-        table = "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items())
-        writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
-
-    def new_actor():
-        return Actor(env, args.hidden_sizes, args.actor_layer_norm).to(device)
-
-    def new_critic():
-        return QNetwork(env, args.hidden_sizes, args.critic_layer_norm, args.critic_action_layer).to(device)
-
-    actor, qf1, target_actor, qf1_target = new_actor(), new_critic(), new_actor(), new_critic()
-    init_rng = np.random.default_rng(init_seed)
-    init_params(actor, init_rng, args.final_layer_init)
-    init_params(qf1, init_rng, args.final_layer_init)
-    target_actor.load_state_dict(actor.state_dict())
-    qf1_target.load_state_dict(qf1.state_dict())
-    critic_learning_rate = args.critic_learning_rate or args.learning_rate
-    # fused: one kernel for the whole Adam step instead of a dozen passes over each tensor; the same math, in less time
-    q_optimizer = torch.optim.Adam(
-        qf1.parameters(), lr=critic_learning_rate, weight_decay=args.critic_weight_decay, fused=True
-    )
-    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, fused=True)
-    action_scale = actor.action_scale.cpu().numpy()
-    noise_rng = np.random.default_rng(noise_seed)
-    if args.exploration_noise_type == "param":
-        perturbed_actor, adaptive_actor = new_actor(), new_actor()
-    behaviour_actor = perturbed_actor if args.exploration_noise_type == "param" else actor
-    param_noise_std = 0.1  # param noise's initial scale; it adapts from there
-    rb = ReplayBuffer(args.buffer_size, env.observation_space.shape[0], env.action_space.shape[0], buffer_seed)
-
-    modules = {"actor": actor, "qf1": qf1, "target_actor": target_actor, "qf1_target": qf1_target,
-               "actor_optimizer": actor_optimizer, "q_optimizer": q_optimizer}  # fmt: skip
-    rngs = {"env": env.np_random, "action_space": env.action_space.np_random, "noise": noise_rng, "buffer": rb.rng}
-    episodic_return = float("nan")  # the latest episode's, for the progress output
-    probe_obs = probe_actions = None
-    if checkpoint:
-        saved = restore_checkpoint(checkpoint, modules, rngs, rb)
-        param_noise_std, episodic_return = saved["param_noise_std"], saved["episodic_return"]
-        probe_obs, probe_actions = saved["probe_obs"], saved["probe_actions"]
-        print(f"resuming {run_dir} at step {start_step} of {args.total_timesteps}", flush=True)
-    stop_signals = []  # SIGTERM (preemption) or SIGUSR1 (Slurm's --signal): save at the next episode end and stop
-    if args.checkpoint_frequency:
-        for signum in (signal.SIGTERM, signal.SIGUSR1):
-            signal.signal(signum, lambda signum, frame: stop_signals.append(signum))
-
-    # a progress bar on a terminal; plain lines every 1% of the run in Slurm and CI logs
-    progress = tqdm(range(start_step, args.total_timesteps), initial=start_step, total=args.total_timesteps,
-                    disable=not sys.stderr.isatty(), unit="step", smoothing=0.05)  # fmt: skip
-    print_every = max(args.total_timesteps // 100, 1)
-    every = args.checkpoint_frequency
-    next_checkpoint = (start_step // every + 1) * every if every else float("inf")
-    start_time = time.time()
-    obs = None  # no episode under way: the next one starts at the top of the loop, which is where a run resumes
-    for global_step in progress:
-        steps_done = global_step + 1  # what this iteration logs is logged at the number of env steps done
-        if obs is None:
-            obs, _ = env.reset()
-            ou_noise = np.zeros_like(action_scale)
-            if args.exploration_noise_type == "param":
-                perturb_actor(perturbed_actor, actor, param_noise_std, noise_rng)
-
-        if global_step < args.learning_starts:
-            action = env.action_space.sample()
-        else:
-            with torch.no_grad():
-                action = behaviour_actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()
-            if args.exploration_noise_type == "gaussian":
-                action += noise_rng.normal(0.0, args.exploration_noise * action_scale).astype(np.float32)
-            elif args.exploration_noise_type == "ou":
-                ou_noise = ou_step(ou_noise, args.ou_theta, args.ou_sigma, noise_rng)
-                action += (ou_noise * action_scale).astype(np.float32)
-            action = np.clip(action, env.action_space.low, env.action_space.high)
-
-        next_obs, reward, terminated, truncated, info = env.step(action)
-        # A single env does not autoreset, so on truncation next_obs is the episode's real final observation:
-        # the TD target bootstraps from it. Only `terminated` stops bootstrapping.
-        rb.add(obs, next_obs, action, reward, terminated)
-        obs = None if terminated or truncated else next_obs
-        if obs is None:
-            episodic_return = float(info["episode"]["r"])
-            writer.add_scalar("charts/episodic_return", episodic_return, steps_done)
-            writer.add_scalar("charts/episodic_length", info["episode"]["l"], steps_done)
-            progress.set_postfix(episodic_return=f"{episodic_return:.1f}", refresh=False)
-
-        if global_step > args.learning_starts:
-            batch = [torch.from_numpy(x).to(device) for x in rb.sample(args.batch_size)]
-            qf1_loss, qf1_a_values, td_target = update_critic(
-                batch, qf1, q_optimizer, target_actor, qf1_target, args.gamma
-            )
-            if steps_done % args.policy_frequency == 0:
-                actor_loss = update_actor(batch[0], actor, actor_optimizer, qf1)
-                soft_update(target_actor, actor, args.tau)
-                soft_update(qf1_target, qf1, args.tau)
-                if steps_done % 100 < args.policy_frequency:  # once per 100 steps, whatever the frequency
-                    writer.add_scalar("losses/actor_loss", actor_loss.item(), steps_done)
-
-            if steps_done % 100 == 0:
-                writer.add_scalar("losses/qf1_loss", qf1_loss.item(), steps_done)
-                writer.add_scalar("losses/qf1_values", qf1_a_values.mean().item(), steps_done)
-                writer.add_scalar("losses/td_target", td_target.mean().item(), steps_done)
-                writer.add_scalar("charts/SPS", int((steps_done - start_step) / (time.time() - start_time)), steps_done)
-
-            if args.exploration_noise_type == "param" and steps_done % 50 == 0:  # Plappert et al. adapt every 50
-                perturb_actor(adaptive_actor, actor, param_noise_std, noise_rng)
-                with torch.no_grad():
-                    distance = ((actor(batch[0]) - adaptive_actor(batch[0])) / actor.action_scale).pow(2).mean().sqrt()
-                param_noise_std = adapt_param_noise(param_noise_std, distance.item(), args.param_noise_target)
-                if steps_done % 100 == 0:
-                    writer.add_scalar("charts/param_noise_std", param_noise_std, steps_done)
-                    writer.add_scalar("charts/param_noise_distance", distance.item(), steps_done)
-
-        if args.diagnostics_frequency and global_step == args.learning_starts:
-            # probe states evenly spaced over the buffer, taken once, to follow the same states over training
-            probe_obs = rb.obs[np.linspace(0, rb.size - 1, 256).astype(int)]
-            probe_actions = actor(torch.from_numpy(probe_obs).to(device)).detach().cpu().numpy()
-        if args.diagnostics_frequency and probe_obs is not None and steps_done % args.diagnostics_frequency == 0:
-            with torch.no_grad():
-                probe_states = torch.from_numpy(probe_obs).to(device)
-                actions = actor(probe_states)
-                probe_q, actions = qf1(probe_states, actions).cpu().numpy(), actions.cpu().numpy()
-            drift = float(np.mean(np.abs(actions - probe_actions) / action_scale))
-            writer.add_histogram("diagnostics/probe_actions", actions, steps_done)
-            writer.add_histogram("diagnostics/probe_q_values", probe_q, steps_done)
-            writer.add_scalar("diagnostics/probe_q_mean", float(probe_q.mean()), steps_done)
-            writer.add_scalar("diagnostics/probe_action_drift", drift, steps_done)
-            probe_actions = actions
-
-        eval_due = args.eval_frequency and steps_done % args.eval_frequency == 0
-        if args.eval_episodes and (eval_due or steps_done == args.total_timesteps):
-            returns = evaluate(actor, eval_env, args.eval_episodes, eval_seed, device)
-            writer.add_scalar("eval/episodic_return", np.mean(returns), steps_done)
-            rounded = [round(r, 2) for r in returns]
-            tqdm.write(f"step {steps_done}: eval episodic returns {rounded}; mean {np.mean(returns):.2f}")
-
-        if progress.disable and steps_done % print_every == 0:
-            sps = int((steps_done - start_step) / (time.time() - start_time))
-            line = f"step {steps_done}/{args.total_timesteps} | {sps} steps/s | episodic_return {episodic_return:.1f}"
-            print(line, flush=True)
-
-        if obs is None and (steps_done >= next_checkpoint or stop_signals):  # between episodes: a run can resume here
-            writer.flush()  # every event up to this step is on disk before the checkpoint that resumes after it
-            save_checkpoint(run_dir, steps_done, modules, rngs, rb, {
-                "args": asdict(args), "episodes": env.episode_count, "episodic_return": episodic_return,
-                "param_noise_std": param_noise_std, "probe_obs": probe_obs, "probe_actions": probe_actions,
-                "wandb_id": wandb_id,
-            })  # fmt: skip
-            next_checkpoint = (steps_done // args.checkpoint_frequency + 1) * args.checkpoint_frequency
-            if stop_signals:
-                writer.close()
-                print(f"stopped at step {steps_done} (signal {stop_signals[0]}), checkpoint saved; go on with: "
-                      f"python {sys.argv[0]} --resume {run_dir}", flush=True)  # fmt: skip
-                sys.exit(STOPPED)
-    progress.close()
-    env.close()
-    eval_env.close()
-
-    if args.save_model:
-        model_path = os.path.join(run_dir, f"{args.exp_name}.pt")
-        torch.save({"actor": actor.state_dict(), "qf1": qf1.state_dict(), "args": asdict(args)}, model_path)
-        print(f"model saved to {model_path}; evaluate it with: python {sys.argv[0]} --load-model {model_path}")
-    writer.close()
-    if args.track:
-        wandb.finish()
+        evaluate_saved_model(args)
+    else:
+        train(args, checkpoint)

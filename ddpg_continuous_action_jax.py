@@ -1,4 +1,19 @@
-# DDPG (Lillicrap et al. 2016, arXiv:1509.02971) for continuous-action Gymnasium envs, in one file: JAX (Flax + Optax).
+"""DDPG (Lillicrap et al. 2016, arXiv:1509.02971) for continuous-action Gymnasium envs, in one file: JAX (Flax + Optax).
+
+What `train` does:
+  1. Make the env (`make_env`), an actor mu and a critic Q (`Actor`, `QNetwork`, drawn by `init_params`), target
+     copies mu' and Q' of both, an Adam optimiser for each network, and a replay buffer (`ReplayBuffer`).
+  2. Every env step: act uniformly at random for the first `learning_starts` steps, then with mu(s) plus
+     exploration noise, clipped to the action bounds; step the env; store (s, a, r, s', terminated).
+  3. Once learning has started, every env step: sample a batch and move Q towards the TD target
+     y = r + gamma * (1 - terminated) * Q'(s', mu'(s')) (`compute_td_target`, `update_critic`); every
+     `policy_frequency` steps, move mu up Q(s, mu(s)) (`update_actor`) and Polyak-average mu' and Q' towards mu
+     and Q (`soft_update`). The three are one compiled call per env step (`make_update`).
+Below `train`: research options (the `--paper` preset, OU and parameter noise, probe diagnostics, evaluation),
+then an appendix of run machinery (checks, checkpoints and resume, `--load-model`, progress output). DDPG does
+not depend on either: a reader who stops at the first banner has read all of it.
+"""
+
 import json
 import math
 import os
@@ -26,23 +41,7 @@ from tqdm import tqdm
 
 @dataclass
 class Args:
-    exp_name: str = os.path.basename(__file__)[: -len(".py")]
-    """the name of this experiment (part of the run name)"""
-    seed: int = 1
-    """seed of the experiment (envs, networks, buffer sampling, exploration)"""
-    track: bool = False
-    """if toggled, log the run to Weights & Biases (honours WANDB_MODE=offline)"""
-    wandb_project_name: str = "ddpg"
-    """the Weights & Biases project"""
-    wandb_entity: Optional[str] = None
-    """the Weights & Biases entity (team); None uses your default"""
-    capture_video: bool = False
-    """if toggled, record mp4 videos of training episodes to `runs/{run_name}/videos`"""
-    save_model: bool = False
-    """if toggled, save the actor, the critic and these args to `runs/{run_name}/{exp_name}.msgpack`"""
-    load_model: Optional[str] = None
-    """path to a file written by --save-model: evaluate its actor for --eval-episodes episodes and exit"""
-
+    # the algorithm
     env_id: str = "Hopper-v4"
     """the id of the Gymnasium environment"""
     total_timesteps: int = 1_000_000
@@ -61,18 +60,21 @@ class Args:
     """env steps of uniform random actions before learning starts"""
     policy_frequency: int = 2
     """update the actor and the target networks every this many critic updates"""
-    exploration_noise_type: Literal["gaussian", "ou", "param"] = "gaussian"
-    """gaussian: N(0, exploration_noise) actions; ou: Ornstein-Uhlenbeck actions; param: adaptive parameter noise"""
     exploration_noise: float = 0.1
     """the std of the Gaussian exploration noise, as a fraction of the action scale"""
+    hidden_sizes: Tuple[int, int] = (256, 256)
+    """the widths of the two hidden layers of the actor and the critic"""
+    seed: int = 1
+    """seed of the experiment (envs, networks, buffer sampling, exploration)"""
+    # research options
+    exploration_noise_type: Literal["gaussian", "ou", "param"] = "gaussian"
+    """gaussian: N(0, exploration_noise) actions; ou: Ornstein-Uhlenbeck actions; param: adaptive parameter noise"""
     ou_theta: float = 0.15
     """the OU noise's mean reversion per step"""
     ou_sigma: float = 0.2
     """the OU noise's std per step, as a fraction of the action scale"""
     param_noise_target: float = 0.2
     """param noise: the action-space distance (a fraction of the action scale) the perturbation scale adapts to"""
-    hidden_sizes: Tuple[int, int] = (256, 256)
-    """the widths of the two hidden layers of the actor and the critic"""
     actor_layer_norm: bool = False
     """if toggled, LayerNorm after each hidden layer of the actor (always on with param noise)"""
     critic_layer_norm: bool = False
@@ -94,6 +96,21 @@ class Args:
     """episodes of each deterministic evaluation, on an env instance of its own; 0 turns evaluation off"""
     diagnostics_frequency: int = 5_000
     """log the actor's actions and Q-values on fixed probe states from the buffer every this many steps; 0: never"""
+    # the run
+    exp_name: str = os.path.basename(__file__)[: -len(".py")]
+    """the name of this experiment (part of the run name)"""
+    track: bool = False
+    """if toggled, log the run to Weights & Biases (honours WANDB_MODE=offline)"""
+    wandb_project_name: str = "ddpg"
+    """the Weights & Biases project"""
+    wandb_entity: Optional[str] = None
+    """the Weights & Biases entity (team); None uses your default"""
+    capture_video: bool = False
+    """if toggled, record mp4 videos of training episodes to `runs/{run_name}/videos`"""
+    save_model: bool = False
+    """if toggled, save the actor, the critic and these args to `runs/{run_name}/{exp_name}.msgpack`"""
+    load_model: Optional[str] = None
+    """path to a file written by --save-model: evaluate its actor for --eval-episodes episodes and exit"""
     checkpoint_frequency: int = 0
     """save a checkpoint in the run directory at the first episode end after every this many steps, and stop with
     one on SIGTERM or SIGUSR1 (exit code 75); 0: no checkpoints"""
@@ -101,12 +118,373 @@ class Args:
     """a run directory to continue from its checkpoint, with the run's own settings (--total-timesteps may be raised)"""
 
 
+def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: str = "videos", episodes=0) -> gym.Env:
+    """One env with episode statistics (and videos), `episodes` into a run; ValueError if DDPG cannot act in it."""
+    env = gym.make(env_id, render_mode="rgb_array" if capture_video else None)
+    if not isinstance(env.action_space, gym.spaces.Box):
+        raise ValueError(f"{env_id} has a {env.action_space} action space; DDPG needs continuous (Box) actions")
+    if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
+        raise ValueError(f"{env_id} has a {env.observation_space} observation space; this script needs a flat Box")
+    env.reset(seed=seed)  # seeds the env's generator, from which every later reset draws (a checkpoint saves it)
+    if capture_video:
+        env = gym.wrappers.RecordVideo(env, video_folder)
+        env.episode_id = episodes - 1  # a resumed run numbers (and picks) its videos where it stopped
+    env = gym.wrappers.RecordEpisodeStatistics(env)
+    env.episode_count = episodes
+    env.action_space.seed(seed)
+    return env
+
+
+class ReplayBuffer:
+    """Preallocated float32 ring buffer of transitions: O(1) add, uniform sampling, oldest overwritten when full."""
+
+    def __init__(self, capacity: int, obs_dim: int, act_dim: int, seed: int):
+        self.capacity, self.pos, self.size = capacity, 0, 0
+        # np.full writes every page now, where np.zeros would leave it to the first write: memory the machine cannot
+        # give fails the run here, not hours later when the buffer fills
+        self.obs = np.full((capacity, obs_dim), 0.0, dtype=np.float32)
+        self.next_obs = np.full((capacity, obs_dim), 0.0, dtype=np.float32)
+        self.actions = np.full((capacity, act_dim), 0.0, dtype=np.float32)
+        self.rewards = np.full(capacity, 0.0, dtype=np.float32)
+        self.terminations = np.full(capacity, 0.0, dtype=np.float32)
+        self.rng = np.random.default_rng(seed)
+
+    def add(self, obs, next_obs, action, reward, terminated):
+        self.obs[self.pos], self.next_obs[self.pos], self.actions[self.pos] = obs, next_obs, action
+        self.rewards[self.pos], self.terminations[self.pos] = reward, terminated
+        self.pos = (self.pos + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, batch_size: int):
+        idx = self.rng.integers(0, self.size, batch_size)
+        return self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminations[idx]
+
+
+class Actor(nn.Module):
+    action_low: np.ndarray
+    action_high: np.ndarray
+    hidden_sizes: Tuple[int, int] = (256, 256)
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs):
+        low, high = np.asarray(self.action_low, np.float64), np.asarray(self.action_high, np.float64)
+        x = nn.Dense(self.hidden_sizes[0], name="fc1")(obs)
+        x = nn.relu(nn.LayerNorm(epsilon=1e-5, name="ln1")(x) if self.layer_norm else x)
+        x = nn.Dense(self.hidden_sizes[1], name="fc2")(x)
+        x = nn.relu(nn.LayerNorm(epsilon=1e-5, name="ln2")(x) if self.layer_norm else x)
+        x = nn.Dense(low.shape[0], name="fc_mu")(x)
+        # tanh maps to (-1, 1); scale and bias map that onto [low, high] per dimension (bounds may be asymmetric),
+        # and the clip catches the float rounding that can land a saturated action one ulp outside
+        action = jnp.tanh(x) * np.float32((high - low) / 2) + np.float32((high + low) / 2)
+        return jnp.clip(action, np.float32(low), np.float32(high))
+
+
+class QNetwork(nn.Module):
+    hidden_sizes: Tuple[int, int] = (256, 256)
+    layer_norm: bool = False
+    action_layer: int = 1
+
+    @nn.compact
+    def __call__(self, obs, action):
+        x = nn.Dense(self.hidden_sizes[0], name="fc1")(
+            jnp.concatenate([obs, action], -1) if self.action_layer == 1 else obs
+        )
+        x = nn.relu(nn.LayerNorm(epsilon=1e-5, name="ln1")(x) if self.layer_norm else x)
+        x = nn.Dense(self.hidden_sizes[1], name="fc2")(
+            jnp.concatenate([x, action], -1) if self.action_layer == 2 else x
+        )
+        x = nn.relu(nn.LayerNorm(epsilon=1e-5, name="ln2")(x) if self.layer_norm else x)
+        return nn.Dense(1, name="fc3")(x).squeeze(-1)
+
+
+def make_actor(env: gym.Env, hidden_sizes=(256, 256), layer_norm=False) -> Actor:
+    return Actor(env.action_space.low, env.action_space.high, tuple(hidden_sizes), layer_norm)
+
+
+def init_params(network: nn.Module, rng: np.random.Generator, final_layer_init: Optional[float], *inputs) -> dict:
+    """Draw every Dense layer from `rng` as PyTorch's nn.Linear does, weights and biases U(+-1/sqrt(fan_in)); the
+    output layer U(+-final_layer_init) when that is set; LayerNorm at scale 1, bias 0. The PyTorch script draws the
+    same numbers in the same order, so that one seed gives both scripts the same networks. Returns the params
+    (`inputs` give their shapes): a Flax module holds no weights of its own."""
+    shapes = jax.eval_shape(network.init, jax.random.PRNGKey(0), *inputs)["params"]  # shapes only: nothing drawn
+    params = {name: {"scale": jnp.ones(layer["scale"].shape), "bias": jnp.zeros(layer["bias"].shape)}
+              for name, layer in shapes.items() if name.startswith("ln")}  # fmt: skip
+    dense = sorted(name for name in shapes if name.startswith("fc"))  # fc1, fc2, then the output layer
+    for name in dense:
+        limit = 1 / np.sqrt(shapes[name]["kernel"].shape[0])
+        if name == dense[-1] and final_layer_init is not None:
+            limit = final_layer_init
+        params[name] = {key: jnp.asarray(rng.uniform(-limit, limit, shapes[name][key].shape).astype(np.float32))
+                        for key in ("kernel", "bias")}  # fmt: skip
+    return {"params": params}
+
+
+def compute_td_target(rewards, terminations, next_obs, actor_target, qf1_target, gamma: float):
+    """y = r + gamma * (1 - terminated) * Q'(s', mu'(s')): only a true termination stops bootstrapping."""
+    next_q = qf1_target(next_obs, actor_target(next_obs))
+    return jax.lax.stop_gradient(rewards + gamma * (1.0 - terminations) * next_q)
+
+
+def critic_loss(qf1_params, qf1: QNetwork, obs, actions, td_target):
+    """Mean squared error of Q(s, a) against the TD target, and Q(s, a)."""
+    qf1_a_values = qf1.apply(qf1_params, obs, actions)
+    return ((qf1_a_values - td_target) ** 2).mean(), qf1_a_values
+
+
+def actor_loss(actor_params, actor: Actor, qf1: QNetwork, qf1_params, obs):
+    """-mean Q(s, mu(s)): the actor climbs the critic."""
+    return -qf1.apply(qf1_params, obs, actor.apply(actor_params, obs)).mean()
+
+
+# In JAX, parameters and optimiser states are values, not attributes of the networks: each update takes them in
+# `state` (after the arguments the PyTorch script's update takes) and returns the new state before its results.
+def update_critic(qf1: QNetwork, q_optimizer, actor_target, qf1_target, batch, gamma: float, state: dict):
+    """One Adam step on the critic's squared error to the TD target; returns the new state, loss, Q(s, a), target."""
+    obs, actions, rewards, next_obs, terminations = batch
+    td_target = compute_td_target(rewards, terminations, next_obs, actor_target, qf1_target, gamma)
+    grad_fn = jax.value_and_grad(critic_loss, has_aux=True)
+    (qf1_loss, qf1_a_values), grads = grad_fn(state["qf1_params"], qf1, obs, actions, td_target)
+    updates, q_opt_state = q_optimizer.update(grads, state["q_opt_state"], state["qf1_params"])
+    qf1_params = optax.apply_updates(state["qf1_params"], updates)
+    return {**state, "qf1_params": qf1_params, "q_opt_state": q_opt_state}, qf1_loss, qf1_a_values, td_target
+
+
+def update_actor(actor: Actor, actor_optimizer, qf1: QNetwork, obs, state: dict):
+    """One Adam step on the actor towards higher Q(s, mu(s)); only the actor's params move. Returns the new state
+    and the loss."""
+    loss, grads = jax.value_and_grad(actor_loss)(state["actor_params"], actor, qf1, state["qf1_params"], obs)
+    updates, actor_opt_state = actor_optimizer.update(grads, state["actor_opt_state"])
+    actor_params = optax.apply_updates(state["actor_params"], updates)
+    return {**state, "actor_params": actor_params, "actor_opt_state": actor_opt_state}, loss
+
+
+def soft_update(target_params, params, tau: float):
+    """Polyak averaging: target <- tau * params + (1 - tau) * target."""
+    return optax.incremental_update(params, target_params, tau)
+
+
+def make_update(actor: Actor, qf1: QNetwork, actor_optimizer, q_optimizer, gamma: float, tau: float):
+    """One compiled call per gradient step: the critic update, then (every policy_frequency-th step) the actor
+    update and the soft updates. `with_actor` is static, so there are exactly two compiled versions."""
+
+    @partial(jax.jit, static_argnames="with_actor")
+    def update(state: dict, batch, with_actor: bool):
+        actor_target = partial(actor.apply, state["actor_target_params"])
+        qf1_target = partial(qf1.apply, state["qf1_target_params"])
+        state, qf1_loss, qf1_a_values, td_target = update_critic(
+            qf1, q_optimizer, actor_target, qf1_target, batch, gamma, state
+        )
+        metrics = {"qf1_loss": qf1_loss, "qf1_values": qf1_a_values.mean(), "td_target": td_target.mean()}
+        if with_actor:
+            state, metrics["actor_loss"] = update_actor(actor, actor_optimizer, qf1, batch[0], state)
+            state["actor_target_params"] = soft_update(state["actor_target_params"], state["actor_params"], tau)
+            state["qf1_target_params"] = soft_update(state["qf1_target_params"], state["qf1_params"], tau)
+        return state, metrics
+
+    return update
+
+
+def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
+    """DDPG for args.total_timesteps env steps (from a checkpoint's step when given); returns what the run built."""
+    # one numpy generator per use, drawn in the same order in both scripts: one seed gives both scripts one run
+    init_seed, noise_seed, buffer_seed = np.random.SeedSequence(args.seed).spawn(3)
+    run = open_run(args, checkpoint)  # appendix: every check, then the run directory, its log and the eval env
+    env = make_env(args.env_id, args.seed, args.capture_video, os.path.join(run["dir"], "videos"), run["episodes"])
+
+    init_rng = np.random.default_rng(init_seed)
+    actor = make_actor(env, args.hidden_sizes, args.actor_layer_norm)
+    qf1 = QNetwork(args.hidden_sizes, args.critic_layer_norm, args.critic_action_layer)
+    obs_zeros, action_zeros = np.zeros(env.observation_space.shape), np.zeros(env.action_space.shape)  # for shapes
+    actor_params = init_params(actor, init_rng, args.final_layer_init, obs_zeros)
+    qf1_params = init_params(qf1, init_rng, args.final_layer_init, obs_zeros, action_zeros)
+    q_optimizer = optax.chain(optax.add_decayed_weights(args.critic_weight_decay),
+                              optax.adam(args.critic_learning_rate or args.learning_rate))  # fmt: skip
+    actor_optimizer = optax.adam(args.learning_rate)
+    state = {"actor_params": actor_params, "qf1_params": qf1_params, "actor_target_params": actor_params,
+             "qf1_target_params": qf1_params, "actor_opt_state": actor_optimizer.init(actor_params),
+             "q_opt_state": q_optimizer.init(qf1_params)}  # fmt: skip
+    update = make_update(actor, qf1, actor_optimizer, q_optimizer, args.gamma, args.tau)
+    actor_apply, qf1_apply = jax.jit(actor.apply), jax.jit(qf1.apply)
+    rb = ReplayBuffer(args.buffer_size, env.observation_space.shape[0], env.action_space.shape[0], buffer_seed)
+    action_scale = np.float32((env.action_space.high - env.action_space.low) / 2)
+    noise_rng = np.random.default_rng(noise_seed)
+    param_noise_std = 0.1  # param noise's initial scale; it adapts from there
+    probes = {"obs": None, "actions": None}  # probe diagnostics: fixed states, and the actions last seen on them
+
+    rngs = {"env": env.np_random, "action_space": env.action_space.np_random, "noise": noise_rng, "buffer": rb.rng}
+    if checkpoint:
+        state, saved = restore_checkpoint(checkpoint, state, rngs, rb)
+        param_noise_std, run["episodic_return"] = saved["param_noise_std"], saved["episodic_return"]
+        probes = {"obs": saved["probe_obs"], "actions": saved["probe_actions"]}
+
+    episode_over = True  # each episode starts at the top of the loop, which is also where a resumed run goes on
+    for step in run["progress"]:  # step: the env steps done once this one is
+        if episode_over:
+            obs, _ = env.reset()
+            ou_noise = np.zeros_like(action_scale)
+            if args.exploration_noise_type == "param":
+                perturbed_params = perturb_actor(state["actor_params"], param_noise_std, noise_rng)
+
+        if step <= args.learning_starts:
+            action = env.action_space.sample()
+        else:
+            params = perturbed_params if args.exploration_noise_type == "param" else state["actor_params"]
+            action = np.array(actor_apply(params, obs.astype(np.float32)))
+            if args.exploration_noise_type == "gaussian":
+                action += noise_rng.normal(0.0, args.exploration_noise * action_scale).astype(np.float32)
+            elif args.exploration_noise_type == "ou":
+                ou_noise = ou_step(ou_noise, args.ou_theta, args.ou_sigma, noise_rng)
+                action += (ou_noise * action_scale).astype(np.float32)
+            action = np.clip(action, env.action_space.low, env.action_space.high)
+
+        next_obs, reward, terminated, truncated, info = env.step(action)
+        # A single env does not autoreset, so on truncation next_obs is the episode's real final observation:
+        # the TD target bootstraps from it. Only `terminated` stops bootstrapping.
+        rb.add(obs, next_obs, action, reward, terminated)
+        obs, episode_over = next_obs, terminated or truncated
+        if episode_over:
+            log_episode(run, info, step)
+
+        if step > args.learning_starts + 1:  # the first update follows the actor's first action
+            batch = rb.sample(args.batch_size)
+            state, metrics = update(state, batch, with_actor=step % args.policy_frequency == 0)
+            log_losses(run, step, args.policy_frequency, metrics)
+            if args.exploration_noise_type == "param" and step % 50 == 0:  # Plappert et al. adapt every 50 steps
+                param_noise_std = update_param_noise(
+                    run, step, actor_apply, state, batch[0], param_noise_std, args, noise_rng, action_scale
+                )
+
+        probe_diagnostics(run, step, args, actor_apply, qf1_apply, state, rb, probes, action_scale)
+        evaluate_if_due(run, step, args, partial(actor_apply, state["actor_params"]))
+        report_progress(run, step, args)
+        if episode_over:  # between episodes: where a checkpoint is written, and a run resumes
+            save_checkpoint_if_due(run, step, args, state, rngs, rb, {
+                "episodes": env.episode_count, "param_noise_std": param_noise_std,
+                "probe_obs": probes["obs"], "probe_actions": probes["actions"],
+            })  # fmt: skip
+    env.close()
+    finish_run(run, args, state)
+    return {"state": state, "actor_optimizer": actor_optimizer, "q_optimizer": q_optimizer, "update": update,
+            "actor_apply": actor_apply, "rb": rb, "rngs": rngs, "run_dir": run["dir"]}  # fmt: skip
+
+
+# ---- Research options: the --paper preset, OU and parameter noise, probe diagnostics, evaluation. DDPG above
+# ---- does not depend on them; with their defaults (Gaussian noise, no preset) a run is the plain algorithm.
+
 # Lillicrap et al. 2016, section 7: the settings `--paper` switches on; flags given beside it still win.
 PAPER = dict(
     hidden_sizes=(400, 300), critic_action_layer=2, final_layer_init=3e-3, learning_rate=1e-4,
     critic_learning_rate=1e-3, critic_weight_decay=1e-2, batch_size=64, tau=0.001, exploration_noise_type="ou",
     ou_theta=0.15, ou_sigma=0.2,
 )  # fmt: skip
+
+
+def ou_step(noise: np.ndarray, theta: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """One step of the Ornstein-Uhlenbeck process x <- x - theta * x + sigma * N(0, 1): noise correlated in time."""
+    return noise - theta * noise + sigma * rng.standard_normal(noise.shape)
+
+
+def perturb_actor(actor_params, std: float, rng: np.random.Generator):
+    """Plappert et al. 2018: the actor's weights plus N(0, std^2) noise; LayerNorm's own parameters stay clean.
+    The noise is drawn as the PyTorch script draws it: layer by layer, each kernel (in, out), then its bias."""
+    layers = dict(actor_params["params"])
+    for name in sorted(name for name in layers if name.startswith("fc")):  # fc1, fc2, fc_mu
+        layers[name] = {key: layers[name][key] + (std * rng.standard_normal(layers[name][key].shape)).astype(np.float32)
+                        for key in ("kernel", "bias")}  # fmt: skip
+    return {"params": layers}
+
+
+def adapt_param_noise(std: float, distance: float, target: float, coefficient: float = 1.01) -> float:
+    """Shrink the perturbation while it moves actions further than the target distance, grow it otherwise."""
+    return std / coefficient if distance > target else std * coefficient
+
+
+def update_param_noise(run: dict, step: int, actor_apply, state: dict, obs, std: float, args: Args, rng,
+                       action_scale) -> float:
+    """Perturb a fresh copy of the actor, measure how far its actions move on the batch's states (RMS, in units of
+    the action scale), and return the perturbation scale adapted towards --param-noise-target."""
+    adaptive_params = perturb_actor(state["actor_params"], std, rng)
+    clean, perturbed = actor_apply(state["actor_params"], obs), actor_apply(adaptive_params, obs)
+    distance = float(jnp.sqrt(jnp.mean(((clean - perturbed) / action_scale) ** 2)))
+    std = adapt_param_noise(std, distance, args.param_noise_target)
+    if step % 100 == 0:
+        run["writer"].add_scalar("charts/param_noise_std", std, step)
+        run["writer"].add_scalar("charts/param_noise_distance", distance, step)
+    return std
+
+
+def probe_diagnostics(run: dict, step: int, args: Args, actor_apply, qf1_apply, state: dict, rb: ReplayBuffer,
+                      probes: dict, action_scale):
+    """Take probe states evenly spaced over the buffer once, when learning starts (no random draw: the diagnostics
+    never change the run); every --diagnostics-frequency steps, log the actor's actions and Q-values on them."""
+    if not args.diagnostics_frequency:
+        return
+    if step == args.learning_starts + 1:
+        probes["obs"] = rb.obs[np.linspace(0, rb.size - 1, 256).astype(int)]
+        probes["actions"] = np.asarray(actor_apply(state["actor_params"], probes["obs"]))
+    if probes["obs"] is None or step % args.diagnostics_frequency:
+        return
+    actions = np.asarray(actor_apply(state["actor_params"], probes["obs"]))
+    probe_q = np.asarray(qf1_apply(state["qf1_params"], probes["obs"], actions))
+    drift = float(np.mean(np.abs(actions - probes["actions"]) / action_scale))
+    run["writer"].add_histogram("diagnostics/probe_actions", actions, step)
+    run["writer"].add_histogram("diagnostics/probe_q_values", probe_q, step)
+    run["writer"].add_scalar("diagnostics/probe_q_mean", float(probe_q.mean()), step)
+    run["writer"].add_scalar("diagnostics/probe_action_drift", drift, step)
+    probes["actions"] = actions
+
+
+def evaluate(actor_fn, env: gym.Env, episodes: int, seed: int) -> list:
+    """Returns of `episodes` episodes with the noise-free actor; the seeded first reset makes it repeatable."""
+    returns = []
+    obs, _ = env.reset(seed=seed)
+    while len(returns) < episodes:
+        obs, _, terminated, truncated, info = env.step(np.asarray(actor_fn(obs.astype(np.float32))))
+        if terminated or truncated:
+            returns.append(float(info["episode"]["r"]))
+            obs, _ = env.reset()
+    return returns
+
+
+def evaluate_if_due(run: dict, step: int, args: Args, actor_fn):
+    """Fujimoto et al.'s protocol: every --eval-frequency steps and at the end, the mean return of --eval-episodes
+    episodes of the noise-free actor on an env of its own, always from the same initial states."""
+    due = (args.eval_frequency and step % args.eval_frequency == 0) or step == args.total_timesteps
+    if args.eval_episodes and due:
+        returns = evaluate(actor_fn, run["eval_env"], args.eval_episodes, run["eval_seed"])
+        run["writer"].add_scalar("eval/episodic_return", np.mean(returns), step)
+        tqdm.write(f"step {step}: eval episodic returns {[round(r, 2) for r in returns]}; mean {np.mean(returns):.2f}")
+
+
+# ---- Appendix: run machinery (argument and machine checks, the run's directory and logs, checkpoints and
+# ---- resume, --load-model, progress output). The algorithm does not depend on any of it.
+
+STOPPED = 75  # the exit code of a run stopped by SIGTERM or SIGUSR1 after saving its checkpoint (EX_TEMPFAIL)
+# what a resumed run may change: none of it changes what the run learns
+RESUMABLE = {"total_timesteps", "track", "wandb_project_name", "wandb_entity", "capture_video", "save_model",
+             "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume"}  # fmt: skip
+BUFFER_FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations")
+
+
+def parse_args() -> Tuple[Args, Optional[dict]]:
+    """The run's arguments, checked, and the checkpoint it resumes from (None for a new run); one line and a
+    non-zero exit for any that cannot work."""
+    args, checkpoint = tyro.cli(Args), None
+    if args.resume and not args.load_model:  # parse again with the run's own settings as defaults: flags must match
+        checkpoint = load_checkpoint(args.resume)
+        saved = Args(**checkpoint["args"])
+        args = tyro.cli(Args, default=replace(saved, resume=args.resume))
+        if error := resume_error(args, saved, checkpoint["step"]):
+            sys.exit(f"error: --resume {args.resume}: {error}")
+    elif args.paper:  # parse again with the paper's values as defaults, so that flags given beside --paper win
+        args = tyro.cli(Args, default=replace(Args(), **PAPER, paper=True))
+    if args.exploration_noise_type == "param":
+        args.actor_layer_norm = True  # parameter noise needs comparable scales across layers
+    if error := args_error(args):
+        sys.exit(f"error: {error}")
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for --capture-video
+    return args, checkpoint
 
 
 def args_error(args: Args) -> Optional[str]:
@@ -210,189 +588,120 @@ def machine_error(args: Args, env: gym.Env, run_dir: str) -> Optional[str]:
     return None
 
 
-def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: str = "videos", episodes=0) -> gym.Env:
-    """One env with episode statistics (and videos), `episodes` into a run; ValueError if DDPG cannot act in it."""
-    env = gym.make(env_id, render_mode="rgb_array" if capture_video else None)
-    if not isinstance(env.action_space, gym.spaces.Box):
-        raise ValueError(f"{env_id} has a {env.action_space} action space; DDPG needs continuous (Box) actions")
-    if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
-        raise ValueError(f"{env_id} has a {env.observation_space} observation space; this script needs a flat Box")
-    env.reset(seed=seed)  # seeds the env's generator, from which every later reset draws (a checkpoint saves it)
-    if capture_video:
-        env = gym.wrappers.RecordVideo(env, video_folder)
-        env.episode_id = episodes - 1  # a resumed run numbers (and picks) its videos where it stopped
-    env = gym.wrappers.RecordEpisodeStatistics(env)
-    env.episode_count = episodes
-    env.action_space.seed(seed)
-    return env
+def open_run(args: Args, checkpoint: Optional[dict]) -> dict:
+    """Check everything the run needs before writing anything, then open its directory: the TensorBoard log (and
+    W&B), the evaluation env, the signals that stop it, and its progress output. Returns the run's machinery."""
+    run_dir = args.resume or os.path.join("runs", f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
+    if os.path.exists(run_dir) and not args.resume:
+        sys.exit(f"error: {run_dir} already exists; wait a second or change --exp-name or --seed")
+    eval_seed = args.seed + 10_000  # the evaluation env sees other initial states than the training env
+    try:  # the evaluation env first: it writes nothing (no videos), and tells whether DDPG can act in the env
+        eval_env = make_env(args.env_id, eval_seed)
+    except (ValueError, ImportError, gym.error.Error) as e:  # unknown, a missing dependency, or not for DDPG
+        sys.exit(f"error: --env-id {args.env_id}: {e}")
+    except Exception as e:  # the one other way a MuJoCo env fails to make: its renderer's library does not load
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        sys.exit(f"error: --env-id {args.env_id}: {reason} (MUJOCO_GL={os.environ['MUJOCO_GL']}: try egl or osmesa)")
+    if error := machine_error(args, eval_env, run_dir):
+        sys.exit(f"error: {error}")
+    start_step = checkpoint["step"] if checkpoint else 0
+    run = {"dir": run_dir, "eval_env": eval_env, "eval_seed": eval_seed, "start_step": start_step,
+           "episodes": checkpoint["episodes"] if checkpoint else 0, "episodic_return": float("nan"),
+           "wandb_id": checkpoint["wandb_id"] if checkpoint else None, "stop_signals": []}  # fmt: skip
+    if args.track:
+        import wandb
+
+        wandb_run = wandb.init(project=args.wandb_project_name, entity=args.wandb_entity,
+                               name=os.path.basename(os.path.normpath(run_dir)), config=asdict(args),
+                               sync_tensorboard=True, save_code=True, id=run["wandb_id"], resume="allow")  # fmt: skip
+        run["wandb_id"] = wandb_run.id  # saved in checkpoints: a resumed run goes on in the same W&B run
+    # a resumed run hides what a killed run logged after its checkpoint: TensorBoard drops steps >= purge_step
+    run["writer"] = SummaryWriter(run_dir, purge_step=start_step + 1 if checkpoint else None)
+    if not checkpoint:
+        table = "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items())
+        run["writer"].add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
+    else:
+        print(f"resuming {run_dir} at step {start_step} of {args.total_timesteps}", flush=True)
+    if args.checkpoint_frequency:  # SIGTERM (preemption), SIGUSR1 (Slurm's --signal): save at the next episode end
+        for signum in (signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(signum, lambda signum, frame: run["stop_signals"].append(signum))
+    run["last_checkpoint"] = start_step
+    # a progress bar on a terminal; plain lines every 1% of the run in Slurm and CI logs
+    steps = range(start_step + 1, args.total_timesteps + 1)
+    run["progress"] = tqdm(steps, initial=start_step, total=args.total_timesteps, disable=not sys.stderr.isatty(),
+                           unit="step", smoothing=0.05)  # fmt: skip
+    run["start_time"] = time.time()
+    return run
 
 
-class ReplayBuffer:
-    """Preallocated float32 ring buffer of transitions: O(1) add, uniform sampling, oldest overwritten when full."""
-
-    def __init__(self, capacity: int, obs_dim: int, act_dim: int, seed: int):
-        self.capacity, self.pos, self.size = capacity, 0, 0
-        # np.full writes every page now, where np.zeros would leave it to the first write: memory the machine cannot
-        # give fails the run here, not hours later when the buffer fills
-        self.obs = np.full((capacity, obs_dim), 0.0, dtype=np.float32)
-        self.next_obs = np.full((capacity, obs_dim), 0.0, dtype=np.float32)
-        self.actions = np.full((capacity, act_dim), 0.0, dtype=np.float32)
-        self.rewards = np.full(capacity, 0.0, dtype=np.float32)
-        self.terminations = np.full(capacity, 0.0, dtype=np.float32)
-        self.rng = np.random.default_rng(seed)
-
-    def add(self, obs, next_obs, action, reward, terminated):
-        self.obs[self.pos], self.next_obs[self.pos], self.actions[self.pos] = obs, next_obs, action
-        self.rewards[self.pos], self.terminations[self.pos] = reward, terminated
-        self.pos = (self.pos + 1) % self.capacity
-        self.size = min(self.size + 1, self.capacity)
-
-    def sample(self, batch_size: int):
-        idx = self.rng.integers(0, self.size, batch_size)
-        return self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminations[idx]
+def log_episode(run: dict, info: dict, step: int):
+    run["episodic_return"] = float(info["episode"]["r"])
+    run["writer"].add_scalar("charts/episodic_return", run["episodic_return"], step)
+    run["writer"].add_scalar("charts/episodic_length", info["episode"]["l"], step)
+    run["progress"].set_postfix(episodic_return=f"{run['episodic_return']:.1f}", refresh=False)
 
 
-class Actor(nn.Module):
-    action_low: np.ndarray
-    action_high: np.ndarray
-    hidden_sizes: Tuple[int, int] = (256, 256)
-    layer_norm: bool = False
-
-    @nn.compact
-    def __call__(self, obs):
-        low, high = np.asarray(self.action_low, np.float64), np.asarray(self.action_high, np.float64)
-        x = nn.Dense(self.hidden_sizes[0], name="fc1")(obs)
-        x = nn.relu(nn.LayerNorm(epsilon=1e-5, name="ln1")(x) if self.layer_norm else x)
-        x = nn.Dense(self.hidden_sizes[1], name="fc2")(x)
-        x = nn.relu(nn.LayerNorm(epsilon=1e-5, name="ln2")(x) if self.layer_norm else x)
-        x = nn.Dense(low.shape[0], name="fc_mu")(x)
-        # tanh maps to (-1, 1); scale and bias map that onto [low, high] per dimension (bounds may be asymmetric),
-        # and the clip catches the float rounding that can land a saturated action one ulp outside
-        action = jnp.tanh(x) * np.float32((high - low) / 2) + np.float32((high + low) / 2)
-        return jnp.clip(action, np.float32(low), np.float32(high))
+def log_losses(run: dict, step: int, policy_frequency: int, metrics: dict):
+    """Every 100 steps: the losses, Q(s, a) and the TD target (the only host syncs of the update). The means are
+    taken inside the compiled update, which returns them as `metrics`."""
+    if step % policy_frequency == 0 and step % 100 < policy_frequency:  # once per 100 steps, whatever the frequency
+        run["writer"].add_scalar("losses/actor_loss", float(metrics["actor_loss"]), step)
+    if step % 100 == 0:
+        run["writer"].add_scalar("losses/qf1_loss", float(metrics["qf1_loss"]), step)
+        run["writer"].add_scalar("losses/qf1_values", float(metrics["qf1_values"]), step)
+        run["writer"].add_scalar("losses/td_target", float(metrics["td_target"]), step)
+        run["writer"].add_scalar("charts/SPS", steps_per_second(run, step), step)
 
 
-class QNetwork(nn.Module):
-    hidden_sizes: Tuple[int, int] = (256, 256)
-    layer_norm: bool = False
-    action_layer: int = 1
-
-    @nn.compact
-    def __call__(self, obs, action):
-        x = nn.Dense(self.hidden_sizes[0], name="fc1")(
-            jnp.concatenate([obs, action], -1) if self.action_layer == 1 else obs
-        )
-        x = nn.relu(nn.LayerNorm(epsilon=1e-5, name="ln1")(x) if self.layer_norm else x)
-        x = nn.Dense(self.hidden_sizes[1], name="fc2")(
-            jnp.concatenate([x, action], -1) if self.action_layer == 2 else x
-        )
-        x = nn.relu(nn.LayerNorm(epsilon=1e-5, name="ln2")(x) if self.layer_norm else x)
-        return nn.Dense(1, name="fc3")(x).squeeze(-1)
+def report_progress(run: dict, step: int, args: Args):
+    """Where there is no progress bar (Slurm, CI, nohup): a plain line every 1% of the run."""
+    if run["progress"].disable and step % max(args.total_timesteps // 100, 1) == 0:
+        line = f"step {step}/{args.total_timesteps} | {steps_per_second(run, step)} steps/s"
+        print(f"{line} | episodic_return {run['episodic_return']:.1f}", flush=True)
 
 
-def make_actor(env: gym.Env, hidden_sizes=(256, 256), layer_norm=False) -> Actor:
-    return Actor(env.action_space.low, env.action_space.high, tuple(hidden_sizes), layer_norm)
+def steps_per_second(run: dict, step: int) -> int:
+    """Env steps per second since this process started the run (a resumed run counts from its checkpoint)."""
+    return int((step - run["start_step"]) / (time.time() - run["start_time"]))
 
 
-def init_params(network: nn.Module, rng: np.random.Generator, final_layer_init: Optional[float], *inputs) -> dict:
-    """Draw every Dense layer from `rng` as PyTorch's nn.Linear does, weights and biases U(+-1/sqrt(fan_in)); the
-    output layer U(+-final_layer_init) when that is set; LayerNorm at scale 1, bias 0. The PyTorch script draws the
-    same numbers in the same order, so that one seed gives both scripts the same networks."""
-    shapes = jax.eval_shape(network.init, jax.random.PRNGKey(0), *inputs)["params"]  # shapes only: nothing drawn
-    params = {name: {"scale": jnp.ones(layer["scale"].shape), "bias": jnp.zeros(layer["bias"].shape)}
-              for name, layer in shapes.items() if name.startswith("ln")}  # fmt: skip
-    dense = sorted(name for name in shapes if name.startswith("fc"))  # fc1, fc2, then the output layer
-    for name in dense:
-        limit = 1 / np.sqrt(shapes[name]["kernel"].shape[0])
-        if name == dense[-1] and final_layer_init is not None:
-            limit = final_layer_init
-        params[name] = {key: jnp.asarray(rng.uniform(-limit, limit, shapes[name][key].shape).astype(np.float32))
-                        for key in ("kernel", "bias")}  # fmt: skip
-    return {"params": params}
+def save_checkpoint_if_due(run: dict, step: int, args: Args, state: dict, rngs: dict, rb: ReplayBuffer, loop: dict):
+    """At an episode end: a checkpoint at the first one after every --checkpoint-frequency steps, or on a stop
+    signal, after which the run exits with STOPPED."""
+    every = args.checkpoint_frequency
+    if not every or (step // every == run["last_checkpoint"] // every and not run["stop_signals"]):
+        return
+    # every event up to this step on disk before the checkpoint that resumes after it: tensorboardX's flush leaves
+    # events still queued for its writing thread, its close does not
+    run["writer"].close()
+    run_state = {"args": asdict(args), "episodic_return": run["episodic_return"], "wandb_id": run["wandb_id"]}
+    save_checkpoint(run["dir"], step, state, rngs, rb, {**run_state, **loop})
+    run["last_checkpoint"] = step
+    if run["stop_signals"]:
+        print(f"stopped at step {step} (signal {run['stop_signals'][0]}), checkpoint saved; go on with: "
+              f"python {sys.argv[0]} --resume {run['dir']}", flush=True)  # fmt: skip
+        sys.exit(STOPPED)
+    # the log goes on in a file of its own; TensorBoard reads files in name order, the padded step keeps two files
+    # opened within one second in order
+    run["writer"] = SummaryWriter(run["dir"], filename_suffix=f".{step:012d}")
 
 
-def compute_td_target(rewards, terminations, next_obs, target_actor, qf1_target, gamma: float):
-    """y = r + gamma * (1 - terminated) * Q'(s', mu'(s')): only a true termination stops bootstrapping."""
-    next_q = qf1_target(next_obs, target_actor(next_obs))
-    return jax.lax.stop_gradient(rewards + gamma * (1.0 - terminations) * next_q)
+def finish_run(run: dict, args: Args, state: dict):
+    """Close the run: the saved model (--save-model), the TensorBoard log, W&B."""
+    run["progress"].close()
+    run["eval_env"].close()
+    if args.save_model:
+        model_path = os.path.join(run["dir"], f"{args.exp_name}.msgpack")
+        saved_args = {**asdict(args), "hidden_sizes": list(args.hidden_sizes)}  # msgpack takes lists, not tuples
+        saved_model = {"actor": state["actor_params"], "qf1": state["qf1_params"], "args": saved_args}
+        with open(model_path, "wb") as f:
+            f.write(flax.serialization.msgpack_serialize(saved_model))
+        print(f"model saved to {model_path}; evaluate it with: python {sys.argv[0]} --load-model {model_path}")
+    run["writer"].close()
+    if args.track:
+        import wandb
 
-
-def critic_loss(qf1_params, qf1: QNetwork, obs, actions, td_target):
-    """Mean squared error of Q(s, a) against the TD target, and Q(s, a)."""
-    qf1_a_values = qf1.apply(qf1_params, obs, actions)
-    return ((qf1_a_values - td_target) ** 2).mean(), qf1_a_values
-
-
-def actor_loss(actor_params, actor: Actor, qf1: QNetwork, qf1_params, obs):
-    """-mean Q(s, mu(s)): the actor climbs the critic."""
-    return -qf1.apply(qf1_params, obs, actor.apply(actor_params, obs)).mean()
-
-
-def soft_update(target_params, params, tau: float):
-    """Polyak averaging: target <- tau * params + (1 - tau) * target."""
-    return optax.incremental_update(params, target_params, tau)
-
-
-def update_critic(state: dict, batch, actor: Actor, qf1: QNetwork, q_optimizer, gamma: float):
-    """One Adam step on the critic; returns the new state, the loss, Q(s, a) and the TD target."""
-    obs, actions, rewards, next_obs, terminations = batch
-    target_actor = partial(actor.apply, state["actor_target_params"])
-    qf1_target = partial(qf1.apply, state["qf1_target_params"])
-    td_target = compute_td_target(rewards, terminations, next_obs, target_actor, qf1_target, gamma)
-    grad_fn = jax.value_and_grad(critic_loss, has_aux=True)
-    (qf1_loss, qf1_a_values), grads = grad_fn(state["qf1_params"], qf1, obs, actions, td_target)
-    updates, q_opt_state = q_optimizer.update(grads, state["q_opt_state"], state["qf1_params"])
-    qf1_params = optax.apply_updates(state["qf1_params"], updates)
-    return {**state, "qf1_params": qf1_params, "q_opt_state": q_opt_state}, qf1_loss, qf1_a_values, td_target
-
-
-def update_actor(state: dict, obs, actor: Actor, qf1: QNetwork, actor_optimizer):
-    """One Adam step on the actor; returns the new state and the loss."""
-    loss, grads = jax.value_and_grad(actor_loss)(state["actor_params"], actor, qf1, state["qf1_params"], obs)
-    updates, actor_opt_state = actor_optimizer.update(grads, state["actor_opt_state"])
-    actor_params = optax.apply_updates(state["actor_params"], updates)
-    return {**state, "actor_params": actor_params, "actor_opt_state": actor_opt_state}, loss
-
-
-def ou_step(noise: np.ndarray, theta: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
-    """One step of the Ornstein-Uhlenbeck process x <- x - theta * x + sigma * N(0, 1): noise correlated in time."""
-    return noise - theta * noise + sigma * rng.standard_normal(noise.shape)
-
-
-def perturb_actor(actor_params, std: float, rng: np.random.Generator):
-    """Plappert et al. 2018: the actor's weights plus N(0, std^2) noise; LayerNorm's own parameters stay clean.
-    The noise is drawn as the PyTorch script draws it: layer by layer, each kernel (in, out), then its bias."""
-    layers = dict(actor_params["params"])
-    for name in sorted(name for name in layers if name.startswith("fc")):  # fc1, fc2, fc_mu
-        layers[name] = {key: layers[name][key] + (std * rng.standard_normal(layers[name][key].shape)).astype(np.float32)
-                        for key in ("kernel", "bias")}  # fmt: skip
-    return {"params": layers}
-
-
-def adapt_param_noise(std: float, distance: float, target: float, coefficient: float = 1.01) -> float:
-    """Shrink the perturbation while it moves actions further than the target distance, grow it otherwise."""
-    return std / coefficient if distance > target else std * coefficient
-
-
-def evaluate(actor_fn, env: gym.Env, episodes: int, seed: int) -> list:
-    """Returns of `episodes` episodes with the noise-free actor; the seeded first reset makes it repeatable."""
-    returns = []
-    obs, _ = env.reset(seed=seed)
-    while len(returns) < episodes:
-        obs, _, terminated, truncated, info = env.step(np.asarray(actor_fn(obs.astype(np.float32))))
-        if terminated or truncated:
-            returns.append(float(info["episode"]["r"]))
-            obs, _ = env.reset()
-    return returns
-
-
-# Checkpoints. A run's state is saved at an episode end (an env mid-episode cannot be saved in general) and holds
-# everything the rest of the run depends on, so that a resumed run is the run that would have been.
-STOPPED = 75  # the exit code of a run stopped by SIGTERM or SIGUSR1 after saving its checkpoint (EX_TEMPFAIL)
-# what a resumed run may change: none of it changes what the run learns
-RESUMABLE = {"total_timesteps", "track", "wandb_project_name", "wandb_entity", "capture_video", "save_model",
-             "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume"}  # fmt: skip
-BUFFER_FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations")
+        wandb.finish()
 
 
 def save_checkpoint(run_dir: str, step: int, state: dict, rngs: dict, rb: ReplayBuffer, extra: dict):
@@ -470,236 +779,30 @@ def restore_checkpoint(checkpoint: dict, state: dict, rngs: dict, rb: ReplayBuff
     return state, loop_state
 
 
+def evaluate_saved_model(args: Args):
+    """--load-model: evaluate a saved actor as the end of its training run did (same env, same evaluation seeds)."""
+    try:
+        with open(args.load_model, "rb") as f:
+            saved_model = flax.serialization.msgpack_restore(f.read())
+        saved = Args(**{**saved_model["args"], "hidden_sizes": tuple(saved_model["args"]["hidden_sizes"])})
+        actor_params = saved_model["actor"]
+    except Exception as e:  # missing, truncated or foreign: say which, and never suggest unpickling it anyway
+        reason = f"not a model saved by this script's --save-model ({type(e).__name__})"
+        if args.load_model.endswith(".pt"):
+            reason = "a model of the PyTorch script: evaluate it with ddpg_continuous_action.py"
+        reason = reason if os.path.isfile(args.load_model) else "no file"
+        sys.exit(f"error: --load-model {args.load_model}: {reason}")
+    eval_seed = args.seed + 10_000  # as in training
+    eval_env = make_env(saved.env_id, eval_seed)
+    actor = make_actor(eval_env, saved.hidden_sizes, saved.actor_layer_norm)
+    returns = evaluate(jax.jit(partial(actor.apply, actor_params)), eval_env, args.eval_episodes, eval_seed)
+    print(f"{saved.env_id}: eval episodic returns {[round(r, 2) for r in returns]}")
+    print(f"mean {np.mean(returns):.2f} +- {np.std(returns):.2f} over {len(returns)} episodes")
+
+
 if __name__ == "__main__":
-    args = tyro.cli(Args)
-    checkpoint = None
-    if args.resume and not args.load_model:  # parse again with the run's own settings as defaults: flags must match
-        checkpoint = load_checkpoint(args.resume)
-        saved = Args(**checkpoint["args"])
-        args = tyro.cli(Args, default=replace(saved, resume=args.resume))
-        if error := resume_error(args, saved, checkpoint["step"]):
-            sys.exit(f"error: --resume {args.resume}: {error}")
-    elif args.paper:  # parse again with the paper's values as defaults, so that flags given beside --paper win
-        args = tyro.cli(Args, default=replace(Args(), **PAPER, paper=True))
-    if args.exploration_noise_type == "param":
-        args.actor_layer_norm = True  # parameter noise needs comparable scales across layers
-    if error := args_error(args):
-        sys.exit(f"error: {error}")
-    os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for --capture-video
-    eval_seed = args.seed + 10_000  # the evaluation env sees other initial states than the training env
-    # One numpy generator per use, drawn in the same order in both scripts: one seed gives both scripts one run.
-    init_seed, noise_seed, buffer_seed = np.random.SeedSequence(args.seed).spawn(3)
-
+    args, checkpoint = parse_args()
     if args.load_model:
-        try:
-            with open(args.load_model, "rb") as f:
-                saved_model = flax.serialization.msgpack_restore(f.read())
-            saved = Args(**{**saved_model["args"], "hidden_sizes": tuple(saved_model["args"]["hidden_sizes"])})
-            actor_params = saved_model["actor"]
-        except Exception as e:  # missing, truncated or foreign: say which, and never suggest unpickling it anyway
-            reason = f"not a model saved by this script's --save-model ({type(e).__name__})"
-            if args.load_model.endswith(".pt"):
-                reason = "a model of the PyTorch script: evaluate it with ddpg_continuous_action.py"
-            sys.exit(
-                f"error: --load-model {args.load_model}: {reason if os.path.isfile(args.load_model) else 'no file'}"
-            )
-        eval_env = make_env(saved.env_id, eval_seed)
-        actor = make_actor(eval_env, saved.hidden_sizes, saved.actor_layer_norm)
-        returns = evaluate(jax.jit(partial(actor.apply, actor_params)), eval_env, args.eval_episodes, eval_seed)
-        print(f"{saved.env_id}: eval episodic returns {[round(r, 2) for r in returns]}")
-        print(f"mean {np.mean(returns):.2f} +- {np.std(returns):.2f} over {len(returns)} episodes")
-        sys.exit(0)
-
-    run_dir = args.resume or os.path.join("runs", f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}")
-    run_name = os.path.basename(os.path.normpath(run_dir))
-    if os.path.exists(run_dir) and not args.resume:
-        sys.exit(f"error: {run_dir} already exists; wait a second or change --exp-name or --seed")
-    try:  # the evaluation env first: it writes nothing (no videos), and tells whether DDPG can act in the env
-        eval_env = make_env(args.env_id, eval_seed)
-    except (ValueError, ImportError, gym.error.Error) as e:  # unknown, a missing dependency, or not for DDPG
-        sys.exit(f"error: --env-id {args.env_id}: {e}")
-    except Exception as e:  # the one other way a MuJoCo env fails to make: its renderer's library does not load
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        sys.exit(f"error: --env-id {args.env_id}: {reason} (MUJOCO_GL={os.environ['MUJOCO_GL']}: try egl or osmesa)")
-    if error := machine_error(args, eval_env, run_dir):
-        sys.exit(f"error: {error}")
-    start_step = checkpoint["step"] if checkpoint else 0
-    episodes = checkpoint["episodes"] if checkpoint else 0
-    env = make_env(args.env_id, args.seed, args.capture_video, os.path.join(run_dir, "videos"), episodes)
-
-    wandb_id = checkpoint["wandb_id"] if checkpoint else None
-    if args.track:
-        import wandb
-
-        wandb_run = wandb.init(project=args.wandb_project_name, entity=args.wandb_entity, name=run_name,
-                               config=asdict(args), sync_tensorboard=True, save_code=True, id=wandb_id,
-                               resume="allow")  # fmt: skip
-        wandb_id = wandb_run.id  # saved in checkpoints: a resumed run goes on in the same W&B run
-    # a resumed run hides what a killed run logged after its checkpoint: TensorBoard drops steps >= purge_step
-    writer = SummaryWriter(run_dir, purge_step=start_step + 1 if checkpoint else None)
-    if not checkpoint:
-        table = "\n".join(f"|{key}|{value}|" for key, value in asdict(args).items())
-        writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
-
-    actor = make_actor(env, args.hidden_sizes, args.actor_layer_norm)
-    qf1 = QNetwork(args.hidden_sizes, args.critic_layer_norm, args.critic_action_layer)
-    init_rng = np.random.default_rng(init_seed)
-    obs_zeros, action_zeros = np.zeros(env.observation_space.shape), np.zeros(env.action_space.shape)  # for shapes
-    actor_params = init_params(actor, init_rng, args.final_layer_init, obs_zeros)
-    qf1_params = init_params(qf1, init_rng, args.final_layer_init, obs_zeros, action_zeros)
-    critic_learning_rate = args.critic_learning_rate or args.learning_rate
-    actor_optimizer = optax.adam(args.learning_rate)
-    q_optimizer = optax.chain(optax.add_decayed_weights(args.critic_weight_decay), optax.adam(critic_learning_rate))
-    state = {"actor_params": actor_params, "qf1_params": qf1_params, "actor_target_params": actor_params,
-             "qf1_target_params": qf1_params, "actor_opt_state": actor_optimizer.init(actor_params),
-             "q_opt_state": q_optimizer.init(qf1_params)}  # fmt: skip
-    actor_apply, qf1_apply = jax.jit(actor.apply), jax.jit(qf1.apply)
-    action_scale = np.float32((env.action_space.high - env.action_space.low) / 2)
-    noise_rng = np.random.default_rng(noise_seed)
-    param_noise_std = 0.1  # param noise's initial scale; it adapts from there
-
-    # One compiled call per gradient step: the critic update, then (every policy_frequency-th step) the actor
-    # update and the soft updates. `with_actor` is static, so there are exactly two compiled versions.
-    @partial(jax.jit, static_argnames="with_actor")
-    def update(state, batch, with_actor: bool):
-        state, qf1_loss, qf1_a_values, td_target = update_critic(state, batch, actor, qf1, q_optimizer, args.gamma)
-        metrics = {"qf1_loss": qf1_loss, "qf1_values": qf1_a_values.mean(), "td_target": td_target.mean()}
-        if with_actor:
-            state, metrics["actor_loss"] = update_actor(state, batch[0], actor, qf1, actor_optimizer)
-            state["actor_target_params"] = soft_update(state["actor_target_params"], state["actor_params"], args.tau)
-            state["qf1_target_params"] = soft_update(state["qf1_target_params"], state["qf1_params"], args.tau)
-        return state, metrics
-
-    rb = ReplayBuffer(args.buffer_size, env.observation_space.shape[0], env.action_space.shape[0], buffer_seed)
-
-    rngs = {"env": env.np_random, "action_space": env.action_space.np_random, "noise": noise_rng, "buffer": rb.rng}
-    episodic_return = float("nan")  # the latest episode's, for the progress output
-    probe_obs = probe_actions = None
-    if checkpoint:
-        state, saved = restore_checkpoint(checkpoint, state, rngs, rb)
-        param_noise_std, episodic_return = saved["param_noise_std"], saved["episodic_return"]
-        probe_obs, probe_actions = saved["probe_obs"], saved["probe_actions"]
-        print(f"resuming {run_dir} at step {start_step} of {args.total_timesteps}", flush=True)
-    stop_signals = []  # SIGTERM (preemption) or SIGUSR1 (Slurm's --signal): save at the next episode end and stop
-    if args.checkpoint_frequency:
-        for signum in (signal.SIGTERM, signal.SIGUSR1):
-            signal.signal(signum, lambda signum, frame: stop_signals.append(signum))
-
-    # a progress bar on a terminal; plain lines every 1% of the run in Slurm and CI logs
-    progress = tqdm(range(start_step, args.total_timesteps), initial=start_step, total=args.total_timesteps,
-                    disable=not sys.stderr.isatty(), unit="step", smoothing=0.05)  # fmt: skip
-    print_every = max(args.total_timesteps // 100, 1)
-    every = args.checkpoint_frequency
-    next_checkpoint = (start_step // every + 1) * every if every else float("inf")
-    start_time = time.time()
-    obs = None  # no episode under way: the next one starts at the top of the loop, which is where a run resumes
-    for global_step in progress:
-        steps_done = global_step + 1  # what this iteration logs is logged at the number of env steps done
-        if obs is None:
-            obs, _ = env.reset()
-            ou_noise = np.zeros_like(action_scale)
-            if args.exploration_noise_type == "param":
-                perturbed_params = perturb_actor(state["actor_params"], param_noise_std, noise_rng)
-
-        if global_step < args.learning_starts:
-            action = env.action_space.sample()
-        else:
-            params = perturbed_params if args.exploration_noise_type == "param" else state["actor_params"]
-            action = np.array(actor_apply(params, obs.astype(np.float32)))
-            if args.exploration_noise_type == "gaussian":
-                action += noise_rng.normal(0.0, args.exploration_noise * action_scale).astype(np.float32)
-            elif args.exploration_noise_type == "ou":
-                ou_noise = ou_step(ou_noise, args.ou_theta, args.ou_sigma, noise_rng)
-                action += (ou_noise * action_scale).astype(np.float32)
-            action = np.clip(action, env.action_space.low, env.action_space.high)
-
-        next_obs, reward, terminated, truncated, info = env.step(action)
-        # A single env does not autoreset, so on truncation next_obs is the episode's real final observation:
-        # the TD target bootstraps from it. Only `terminated` stops bootstrapping.
-        rb.add(obs, next_obs, action, reward, terminated)
-        obs = None if terminated or truncated else next_obs
-        if obs is None:
-            episodic_return = float(info["episode"]["r"])
-            writer.add_scalar("charts/episodic_return", episodic_return, steps_done)
-            writer.add_scalar("charts/episodic_length", info["episode"]["l"], steps_done)
-            progress.set_postfix(episodic_return=f"{episodic_return:.1f}", refresh=False)
-
-        if global_step > args.learning_starts:
-            with_actor = steps_done % args.policy_frequency == 0
-            batch = rb.sample(args.batch_size)
-            state, metrics = update(state, batch, with_actor)
-            if with_actor and steps_done % 100 < args.policy_frequency:  # once per 100 steps, whatever the frequency
-                writer.add_scalar("losses/actor_loss", float(metrics["actor_loss"]), steps_done)
-
-            if steps_done % 100 == 0:
-                writer.add_scalar("losses/qf1_loss", float(metrics["qf1_loss"]), steps_done)
-                writer.add_scalar("losses/qf1_values", float(metrics["qf1_values"]), steps_done)
-                writer.add_scalar("losses/td_target", float(metrics["td_target"]), steps_done)
-                writer.add_scalar("charts/SPS", int((steps_done - start_step) / (time.time() - start_time)), steps_done)
-
-            if args.exploration_noise_type == "param" and steps_done % 50 == 0:  # Plappert et al. adapt every 50
-                adaptive_params = perturb_actor(state["actor_params"], param_noise_std, noise_rng)
-                clean, perturbed = actor_apply(state["actor_params"], batch[0]), actor_apply(adaptive_params, batch[0])
-                distance = float(jnp.sqrt(jnp.mean(((clean - perturbed) / action_scale) ** 2)))
-                param_noise_std = adapt_param_noise(param_noise_std, distance, args.param_noise_target)
-                if steps_done % 100 == 0:
-                    writer.add_scalar("charts/param_noise_std", param_noise_std, steps_done)
-                    writer.add_scalar("charts/param_noise_distance", distance, steps_done)
-
-        if args.diagnostics_frequency and global_step == args.learning_starts:
-            # probe states evenly spaced over the buffer, taken once, to follow the same states over training
-            probe_obs = rb.obs[np.linspace(0, rb.size - 1, 256).astype(int)]
-            probe_actions = np.asarray(actor_apply(state["actor_params"], probe_obs))
-        if args.diagnostics_frequency and probe_obs is not None and steps_done % args.diagnostics_frequency == 0:
-            actions = np.asarray(actor_apply(state["actor_params"], probe_obs))
-            probe_q = np.asarray(qf1_apply(state["qf1_params"], probe_obs, actions))
-            drift = float(np.mean(np.abs(actions - probe_actions) / action_scale))
-            writer.add_histogram("diagnostics/probe_actions", actions, steps_done)
-            writer.add_histogram("diagnostics/probe_q_values", probe_q, steps_done)
-            writer.add_scalar("diagnostics/probe_q_mean", float(probe_q.mean()), steps_done)
-            writer.add_scalar("diagnostics/probe_action_drift", drift, steps_done)
-            probe_actions = actions
-
-        eval_due = args.eval_frequency and steps_done % args.eval_frequency == 0
-        if args.eval_episodes and (eval_due or steps_done == args.total_timesteps):
-            returns = evaluate(partial(actor_apply, state["actor_params"]), eval_env, args.eval_episodes, eval_seed)
-            writer.add_scalar("eval/episodic_return", np.mean(returns), steps_done)
-            rounded = [round(r, 2) for r in returns]
-            tqdm.write(f"step {steps_done}: eval episodic returns {rounded}; mean {np.mean(returns):.2f}")
-
-        if progress.disable and steps_done % print_every == 0:
-            sps = int((steps_done - start_step) / (time.time() - start_time))
-            line = f"step {steps_done}/{args.total_timesteps} | {sps} steps/s | episodic_return {episodic_return:.1f}"
-            print(line, flush=True)
-
-        if obs is None and (steps_done >= next_checkpoint or stop_signals):  # between episodes: a run can resume here
-            # every event up to this step on disk before the checkpoint that resumes after it: tensorboardX's flush
-            # leaves events still queued for its writing thread, its close does not
-            writer.close()
-            save_checkpoint(run_dir, steps_done, state, rngs, rb, {
-                "args": asdict(args), "episodes": env.episode_count, "episodic_return": episodic_return,
-                "param_noise_std": param_noise_std, "probe_obs": probe_obs, "probe_actions": probe_actions,
-                "wandb_id": wandb_id,
-            })  # fmt: skip
-            next_checkpoint = (steps_done // args.checkpoint_frequency + 1) * args.checkpoint_frequency
-            if stop_signals:
-                print(f"stopped at step {steps_done} (signal {stop_signals[0]}), checkpoint saved; go on with: "
-                      f"python {sys.argv[0]} --resume {run_dir}", flush=True)  # fmt: skip
-                sys.exit(STOPPED)
-            # the log goes on in a file of its own; TensorBoard reads files in name order, the padded step keeps
-            # two files opened within one second in order
-            writer = SummaryWriter(run_dir, filename_suffix=f".{steps_done:012d}")
-    progress.close()
-    env.close()
-    eval_env.close()
-
-    if args.save_model:
-        model_path = os.path.join(run_dir, f"{args.exp_name}.msgpack")
-        saved_args = {**asdict(args), "hidden_sizes": list(args.hidden_sizes)}  # msgpack takes lists, not tuples
-        saved_model = {"actor": state["actor_params"], "qf1": state["qf1_params"], "args": saved_args}
-        with open(model_path, "wb") as f:
-            f.write(flax.serialization.msgpack_serialize(saved_model))
-        print(f"model saved to {model_path}; evaluate it with: python {sys.argv[0]} --load-model {model_path}")
-    writer.close()
-    if args.track:
-        wandb.finish()
+        evaluate_saved_model(args)
+    else:
+        train(args, checkpoint)

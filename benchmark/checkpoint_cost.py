@@ -31,11 +31,14 @@ SHORT_RUN = ("--total-timesteps", "3000", "--learning-starts", "1000", "--eval-e
 RATE_FROM = 1500  # the training rate is measured from here to the end of the short run (compilation before it)
 
 
-def short_run(script: str, env_id: str, buffer_size: int) -> dict:
-    """The globals of a short run of the script (in this process), its training rate in steps/s among them."""
+def short_run(script: str, env_id: str, buffer_size: int) -> tuple:
+    """A short run of the script in this process, as its __main__ runs it: the script's functions, the run's args and
+    what the run built (networks, optimisers, buffer, random-number generators, run directory)."""
     sys.argv = [script, "--env-id", env_id, "--buffer-size", str(buffer_size), *SHORT_RUN]
     sys.argv += ["--diagnostics-frequency", "0"]
-    return runpy.run_path(script, run_name="__main__")
+    ddpg = runpy.run_path(script)
+    args, _ = ddpg["parse_args"]()
+    return ddpg, args, ddpg["train"](args)
 
 
 def fill(rb, fields: tuple, rng: np.random.Generator):
@@ -51,25 +54,26 @@ def measure(script_name: str, env_id: str, buffer_size: int, repeats: int) -> di
     script = str(ROOT / SCRIPTS[script_name])
     with tempfile.TemporaryDirectory() as cwd:
         os.chdir(cwd)
-        run = short_run(script, env_id, buffer_size)
+        ddpg, args, run = short_run(script, env_id, buffer_size)
         rate = logged_rate(run["run_dir"], RATE_FROM)
-        fill(run["rb"], run["BUFFER_FIELDS"], np.random.default_rng(0))
-        state = run["modules"] if "modules" in run else run["state"]
+        fill(run["rb"], ddpg["BUFFER_FIELDS"], np.random.default_rng(0))
+        # the JAX script keeps its networks and optimisers in `state`; the PyTorch script returns them by name
+        state = run["state"] if "state" in run else {k: v for k, v in run.items() if k not in ("rb", "rngs", "run_dir")}
         extra = {
-            "args": run["asdict"](run["args"]), "episodes": 0, "episodic_return": 0.0, "param_noise_std": 0.1,
+            "args": ddpg["asdict"](args), "episodes": 0, "episodic_return": 0.0, "param_noise_std": 0.1,
             "probe_obs": None, "probe_actions": None, "wandb_id": None,
         }  # fmt: skip
         writes, loads = [], []
         for _ in range(repeats):
             start = time.perf_counter()
-            run["save_checkpoint"](run["run_dir"], 1500, state, run["rngs"], run["rb"], extra)
+            ddpg["save_checkpoint"](run["run_dir"], 1500, state, run["rngs"], run["rb"], extra)
             writes.append(time.perf_counter() - start)
             start = time.perf_counter()
-            checkpoint = run["load_checkpoint"](run["run_dir"])
-            run["restore_checkpoint"](checkpoint, state, run["rngs"], run["rb"])
+            checkpoint = ddpg["load_checkpoint"](run["run_dir"])
+            ddpg["restore_checkpoint"](checkpoint, state, run["rngs"], run["rb"])
             loads.append(time.perf_counter() - start)
             del checkpoint
-        size = os.path.getsize(os.path.join(run["run_dir"], f"checkpoint.{'pt' if 'modules' in run else 'npz'}"))
+        size = os.path.getsize(os.path.join(run["run_dir"], f"checkpoint.{'npz' if 'state' in run else 'pt'}"))
     return {"size_gib": size / 2**30, "write_s": float(np.median(writes)), "load_s": float(np.median(loads)),
             "steps_per_s": rate}  # fmt: skip
 

@@ -8,7 +8,7 @@ batch of 256 sampled from a 100k-transition buffer; Hopper-v4 sizes, 256-256 net
 - torch-by-hand: the same step written out in PyTorch without autograd (forward and backward passes as explicit
   matrix products, the same fused Adam): about the least eager PyTorch can do per step, whatever the code looks like.
   Its gradients are checked against autograd's before it is timed;
-- jax-script: the JAX script's critic update, actor update and soft updates in one jitted call;
+- jax-script: the JAX script's own jitted update (`make_update`): critic, actor and soft updates in one call;
 - the arithmetic floors: the step's FLOPs over the 256x256x256 matrix-product rate of PyTorch and of XLA here.
 Each figure is the median over repeats run round-robin, each in a fresh process.
 """
@@ -18,7 +18,6 @@ import copy
 import csv
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -60,10 +59,10 @@ def torch_networks():
     torch.manual_seed(0)
     env = gym.make("Hopper-v4")
     actor, qf1 = ddpg.Actor(env, speed.HIDDEN), ddpg.QNetwork(env, speed.HIDDEN)
-    target_actor, qf1_target = copy.deepcopy(actor), copy.deepcopy(qf1)
+    actor_target, qf1_target = copy.deepcopy(actor), copy.deepcopy(qf1)
     q_optimizer = torch.optim.Adam(qf1.parameters(), lr=speed.LR, fused=True)
     actor_optimizer = torch.optim.Adam(actor.parameters(), lr=speed.LR, fused=True)
-    return ddpg, (actor, qf1, target_actor, qf1_target), (q_optimizer, actor_optimizer), filled_buffer(ddpg)
+    return ddpg, (actor, qf1, actor_target, qf1_target), (q_optimizer, actor_optimizer), filled_buffer(ddpg)
 
 
 def sampled_batch(rb):
@@ -73,14 +72,14 @@ def sampled_batch(rb):
 
 
 def torch_script_ms() -> float:
-    ddpg, (actor, qf1, target_actor, qf1_target), (q_optimizer, actor_optimizer), rb = torch_networks()
+    ddpg, (actor, qf1, actor_target, qf1_target), (q_optimizer, actor_optimizer), rb = torch_networks()
 
     def step(i):
         batch = sampled_batch(rb)
-        ddpg.update_critic(batch, qf1, q_optimizer, target_actor, qf1_target, speed.GAMMA)
+        ddpg.update_critic(qf1, q_optimizer, actor_target, qf1_target, batch, speed.GAMMA)
         if i % speed.POLICY_FREQUENCY == 0:
-            ddpg.update_actor(batch[0], actor, actor_optimizer, qf1)
-            ddpg.soft_update(target_actor, actor, speed.TAU)
+            ddpg.update_actor(actor, actor_optimizer, qf1, batch[0])
+            ddpg.soft_update(actor_target, actor, speed.TAU)
             ddpg.soft_update(qf1_target, qf1, speed.TAU)
 
     return ms_per_step(step)
@@ -121,12 +120,12 @@ def actor_forward(actor, obs):
     return h1, h2, squashed, inside, action.clamp(actor.action_low, actor.action_high)
 
 
-def critic_grads_by_hand(batch, qf1, target_actor, qf1_target):
+def critic_grads_by_hand(batch, qf1, actor_target, qf1_target):
     """The critic's gradients of the mean squared TD error, with no autograd."""
     import torch
 
     obs, actions, rewards, next_obs, terminations = batch
-    next_q = forward(layers(qf1_target), torch.cat([next_obs, actor_forward(target_actor, next_obs)[-1]], 1))[2]
+    next_q = forward(layers(qf1_target), torch.cat([next_obs, actor_forward(actor_target, next_obs)[-1]], 1))[2]
     td_target = rewards[:, None] + speed.GAMMA * (1.0 - terminations[:, None]) * next_q
     x = torch.cat([obs, actions], 1)
     h1, h2, qf1_a_values = forward(layers(qf1), x)
@@ -156,14 +155,14 @@ def check_by_hand(ddpg, nets, batch):
     """The hand-written gradients equal autograd's (the script's losses) on this batch, or AssertionError."""
     import torch
 
-    actor, qf1, target_actor, qf1_target = nets
+    actor, qf1, actor_target, qf1_target = nets
     obs, actions, rewards, next_obs, terminations = batch
-    td_target = ddpg.compute_td_target(rewards, terminations, next_obs, target_actor, qf1_target, speed.GAMMA)
+    td_target = ddpg.compute_td_target(rewards, terminations, next_obs, actor_target, qf1_target, speed.GAMMA)
     critic_loss = torch.nn.functional.mse_loss(qf1(obs, actions), td_target)
     autograd = [torch.autograd.grad(critic_loss, list(qf1.parameters()))]
     autograd.append(torch.autograd.grad(-qf1(obs, actor(obs)).mean(), list(actor.parameters())))
     with torch.no_grad():
-        by_hand = critic_grads_by_hand(batch, qf1, target_actor, qf1_target), actor_grads_by_hand(obs, actor, qf1)
+        by_hand = critic_grads_by_hand(batch, qf1, actor_target, qf1_target), actor_grads_by_hand(obs, actor, qf1)
     for net, grads, references in zip((qf1, actor), by_hand, autograd):
         for (name, _), grad, reference in zip(net.named_parameters(), grads, references):
             assert torch.allclose(grad, reference, rtol=1e-4, atol=1e-6), f"{name}: hand-written gradient differs"
@@ -173,16 +172,16 @@ def torch_by_hand_ms() -> float:
     import torch
 
     ddpg, nets, (q_optimizer, actor_optimizer), rb = torch_networks()
-    actor, qf1, target_actor, qf1_target = nets
+    actor, qf1, actor_target, qf1_target = nets
     check_by_hand(ddpg, nets, sampled_batch(rb))
 
     @torch.no_grad()
     def step(i):
         batch = sampled_batch(rb)
-        step_by_hand(critic_grads_by_hand(batch, qf1, target_actor, qf1_target), qf1, q_optimizer)
+        step_by_hand(critic_grads_by_hand(batch, qf1, actor_target, qf1_target), qf1, q_optimizer)
         if i % speed.POLICY_FREQUENCY == 0:
             step_by_hand(actor_grads_by_hand(batch[0], actor, qf1), actor, actor_optimizer)
-            ddpg.soft_update(target_actor, actor, speed.TAU)
+            ddpg.soft_update(actor_target, actor, speed.TAU)
             ddpg.soft_update(qf1_target, qf1, speed.TAU)
 
     return ms_per_step(step)
@@ -209,23 +208,14 @@ def jax_script_ms() -> float:
              "qf1_target_params": qf1_params, "actor_opt_state": actor_optimizer.init(actor_params),
              "q_opt_state": q_optimizer.init(qf1_params)}  # fmt: skip
 
-    @partial(jax.jit, static_argnames="with_actor")
-    def update(state, batch, with_actor: bool):  # as in the script's main
-        state, qf1_loss, _, _ = ddpg.update_critic(state, batch, actor, qf1, q_optimizer, speed.GAMMA)
-        if with_actor:
-            state, _ = ddpg.update_actor(state, batch[0], actor, qf1, actor_optimizer)
-            state["actor_target_params"] = ddpg.soft_update(
-                state["actor_target_params"], state["actor_params"], speed.TAU
-            )
-            state["qf1_target_params"] = ddpg.soft_update(state["qf1_target_params"], state["qf1_params"], speed.TAU)
-        return state, qf1_loss
+    update = ddpg.make_update(actor, qf1, actor_optimizer, q_optimizer, speed.GAMMA, speed.TAU)  # the script's
 
     rb = filled_buffer(ddpg)
 
     def step(i):
         nonlocal state
-        state, qf1_loss = update(state, rb.sample(speed.BATCH), i % speed.POLICY_FREQUENCY == 0)
-        qf1_loss.block_until_ready()
+        state, metrics = update(state, rb.sample(speed.BATCH), with_actor=i % speed.POLICY_FREQUENCY == 0)
+        metrics["qf1_loss"].block_until_ready()
 
     return ms_per_step(step)
 

@@ -53,11 +53,14 @@ def run_script(script: Path, cwd: Path, *args: str, check: bool = True, **extra_
 
 
 def run_in_process(script: Path, cwd: Path, monkeypatch, *args: str) -> dict:
-    """Run a script's __main__ in this process and return its globals, to look at the buffer it filled."""
+    """Train with a script's own `parse_args` and `train` in this process, as its __main__ does, and return what the
+    run built (networks, optimisers, buffer, ...) and its args, to look at them."""
     monkeypatch.chdir(cwd)
     monkeypatch.setattr(sys, "argv", [str(script), *args])
     monkeypatch.syspath_prepend(str(ROOT))
-    return runpy.run_path(str(script), run_name="__main__")
+    ddpg = runpy.run_path(str(script))  # the module's functions, without running its __main__
+    args, checkpoint = ddpg["parse_args"]()
+    return {**ddpg["train"](args, checkpoint), "args": args}
 
 
 def run_dirs(cwd: Path) -> list:

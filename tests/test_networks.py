@@ -71,7 +71,7 @@ def test_td_target_against_a_hand_computed_value(module):
     terminations = array([0.0, 1.0, 0.0])
     next_obs = array([[1.0, 2.0], [3.0, 4.0], [-1.0, 0.5]])
 
-    def target_actor(s):
+    def actor_target(s):
         return s[:, :1] * 0.5
 
     def qf1_target(s, a):
@@ -79,7 +79,7 @@ def test_td_target_against_a_hand_computed_value(module):
 
     # row 0: mu' = 0.5, Q' = 3 + 5 = 8, y = 1 + 0.99 * 8; row 1 terminated: y = r; row 2: Q' = -0.5 - 5
     expected = [1 + 0.99 * 8, -2.0, 0.5 + 0.99 * -5.5]
-    target = module.compute_td_target(rewards, terminations, next_obs, target_actor, qf1_target, 0.99)
+    target = module.compute_td_target(rewards, terminations, next_obs, actor_target, qf1_target, 0.99)
     np.testing.assert_allclose(np.asarray(target), expected, rtol=1e-6)
 
 

@@ -91,7 +91,7 @@ def test_paper_preset_builds_the_paper_networks_and_optimisers_torch(tmp_path, m
     actor, qf1 = run["actor"], run["qf1"]
     assert [actor.fc1.out_features, actor.fc2.out_features] == [400, 300]
     assert [qf1.fc1.in_features, qf1.fc1.out_features, qf1.fc2.in_features, qf1.fc2.out_features] == [3, 400, 401, 300]
-    for layer in (actor.fc_mu, run["target_actor"].fc_mu):  # untrained: no actor step ran
+    for layer in (actor.fc_mu, run["actor_target"].fc_mu):  # untrained: no actor step ran
         for tensor in (layer.weight, layer.bias):
             assert tensor.abs().max() <= 3e-3 and tensor.abs().max() > 2e-3  # uniform in [-3e-3, 3e-3]
     assert qf1.fc3.weight.abs().max() <= 3e-3 + 1e-3  # one Adam step of lr 1e-3 since
@@ -182,7 +182,7 @@ def test_layer_norm_switches(script, tmp_path, monkeypatch):
         "--critic-layer-norm",
     )
     if script == SCRIPTS["torch"]:
-        assert all(isinstance(net.ln1, torch.nn.LayerNorm) for net in (run["actor"], run["qf1"], run["target_actor"]))
+        assert all(isinstance(net.ln1, torch.nn.LayerNorm) for net in (run["actor"], run["qf1"], run["actor_target"]))
     else:
         assert all(
             "ln1" in run["state"][name]["params"] for name in ("actor_params", "qf1_params", "qf1_target_params")

@@ -1,5 +1,7 @@
 """The JAX script computes what the PyTorch script computes: same weights and batch in, same numbers out."""
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -42,7 +44,7 @@ def setup():
     torch.manual_seed(0)
     env = torch_ddpg.make_env("tests.envs:AsymmetricBounds-v0", seed=0)
     actor, qf1 = torch_ddpg.Actor(env), torch_ddpg.QNetwork(env)
-    target_actor, qf1_target = torch_ddpg.Actor(env), torch_ddpg.QNetwork(env)  # unlike the online nets, on purpose
+    actor_target, qf1_target = torch_ddpg.Actor(env), torch_ddpg.QNetwork(env)  # unlike the online nets, on purpose
     rng = np.random.default_rng(0)
     low, high = env.action_space.low, env.action_space.high
     batch = (
@@ -55,14 +57,14 @@ def setup():
     state = {
         "actor_params": to_flax(actor, LAYERS["actor"]),
         "qf1_params": to_flax(qf1, LAYERS["qf1"]),
-        "actor_target_params": to_flax(target_actor, LAYERS["actor"]),
+        "actor_target_params": to_flax(actor_target, LAYERS["actor"]),
         "qf1_target_params": to_flax(qf1_target, LAYERS["qf1"]),
     }
-    return env, (actor, qf1, target_actor, qf1_target), batch, state
+    return env, (actor, qf1, actor_target, qf1_target), batch, state
 
 
 def test_one_critic_step_actor_step_and_soft_update_match(setup):
-    env, (actor, qf1, target_actor, qf1_target), batch, state = setup
+    env, (actor, qf1, actor_target, qf1_target), batch, state = setup
     lr, gamma, tau = 3e-4, 0.99, 0.005
     flax_actor, flax_qf1 = jax_ddpg.make_actor(env), jax_ddpg.QNetwork()
     actor_optimizer, q_optimizer = optax.adam(lr), optax.adam(lr)
@@ -73,7 +75,7 @@ def test_one_critic_step_actor_step_and_soft_update_match(setup):
     torch_batch = [torch.from_numpy(x) for x in batch]
     torch_q_optimizer = torch.optim.Adam(qf1.parameters(), lr=lr, fused=True)  # as in the script
     qf1_loss, qf1_a_values, _ = torch_ddpg.update_critic(
-        torch_batch, qf1, torch_q_optimizer, target_actor, qf1_target, gamma
+        qf1, torch_q_optimizer, actor_target, qf1_target, torch_batch, gamma
     )
     obs, actions, rewards, next_obs, terminations = batch
     td_target = jax_ddpg.compute_td_target(
@@ -86,8 +88,10 @@ def test_one_critic_step_actor_step_and_soft_update_match(setup):
     )
     grads = jax.grad(lambda p: jax_ddpg.critic_loss(p, flax_qf1, obs, actions, td_target)[0])(state["qf1_params"])
     assert_same(qf1, grads, LAYERS["qf1"], grad=True)
+    flax_actor_target = partial(flax_actor.apply, state["actor_target_params"])
+    flax_qf1_target = partial(flax_qf1.apply, state["qf1_target_params"])
     state, jax_qf1_loss, jax_qf1_a_values, _ = jax_ddpg.update_critic(
-        state, batch, flax_actor, flax_qf1, q_optimizer, gamma
+        flax_qf1, q_optimizer, flax_actor_target, flax_qf1_target, batch, gamma, state
     )
     np.testing.assert_allclose(jax_qf1_loss, qf1_loss.numpy(), **TOLERANCE)
     np.testing.assert_allclose(jax_qf1_a_values, qf1_a_values.numpy(), **TOLERANCE)
@@ -95,19 +99,19 @@ def test_one_critic_step_actor_step_and_soft_update_match(setup):
 
     # actor, against the updated critic
     torch_actor_optimizer = torch.optim.Adam(actor.parameters(), lr=lr, fused=True)
-    actor_loss = torch_ddpg.update_actor(torch_batch[0], actor, torch_actor_optimizer, qf1)
+    actor_loss = torch_ddpg.update_actor(actor, torch_actor_optimizer, qf1, torch_batch[0])
     grads = jax.grad(jax_ddpg.actor_loss)(state["actor_params"], flax_actor, flax_qf1, state["qf1_params"], obs)
     assert_same(actor, grads, LAYERS["actor"], grad=True)
-    state, jax_actor_loss = jax_ddpg.update_actor(state, obs, flax_actor, flax_qf1, actor_optimizer)
+    state, jax_actor_loss = jax_ddpg.update_actor(flax_actor, actor_optimizer, flax_qf1, obs, state)
     np.testing.assert_allclose(jax_actor_loss, actor_loss.numpy(), **TOLERANCE)
     assert_same(actor, state["actor_params"], LAYERS["actor"], tolerance=ADAM_TOLERANCE)
 
     # the soft updates
-    torch_ddpg.soft_update(target_actor, actor, tau)
+    torch_ddpg.soft_update(actor_target, actor, tau)
     torch_ddpg.soft_update(qf1_target, qf1, tau)
     new_actor_target = jax_ddpg.soft_update(state["actor_target_params"], state["actor_params"], tau)
     new_qf1_target = jax_ddpg.soft_update(state["qf1_target_params"], state["qf1_params"], tau)
-    assert_same(target_actor, new_actor_target, LAYERS["actor"])
+    assert_same(actor_target, new_actor_target, LAYERS["actor"])
     assert_same(qf1_target, new_qf1_target, LAYERS["qf1"])
 
 

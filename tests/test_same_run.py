@@ -8,7 +8,7 @@ import tests.envs  # noqa: F401  (registers the test envs)
 from tests.conftest import SCRIPTS, read_scalars, run_dirs, run_in_process
 
 # (torch's attribute, the JAX state's key) of each network
-NETWORKS = (("actor", "actor_params"), ("qf1", "qf1_params"), ("target_actor", "actor_target_params"),
+NETWORKS = (("actor", "actor_params"), ("qf1", "qf1_params"), ("actor_target", "actor_target_params"),
             ("qf1_target", "qf1_target_params"))  # fmt: skip
 LAYERS = ("fc1", "fc2", "fc_mu", "fc3")
 
@@ -39,7 +39,7 @@ def assert_agree(a: np.ndarray, b: np.ndarray, atol: float, name: str):
 
 
 def both(tmp_path, monkeypatch, *args) -> dict:
-    """Both scripts run in this process with the same arguments: their globals, by framework."""
+    """Both scripts run in this process with the same arguments: what each run built, by framework."""
     for name in SCRIPTS:
         (tmp_path / name).mkdir(parents=True, exist_ok=True)
     return {name: run_in_process(SCRIPTS[name], tmp_path / name, monkeypatch, *args) for name in sorted(SCRIPTS)}
