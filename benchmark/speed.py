@@ -142,7 +142,8 @@ def peak_memory_gib(name: str) -> float:
         sys.argv = [script, *args, "--eval-episodes", "0", "--diagnostics-frequency", "0"]
         with tempfile.TemporaryDirectory() as cwd:
             os.chdir(cwd)
-            rb = runpy.run_path(script, run_name="__main__")["rb"]
+            ddpg = runpy.run_path(script)  # as the script's __main__ runs it
+            rb = ddpg["train"](*ddpg["parse_args"]())["rb"]
         arrays = (rb.obs, rb.next_obs, rb.actions, rb.rewards, rb.terminations)
     else:
         model = library_model(name, "Humanoid-v4", learning_starts=1000)
@@ -165,6 +166,14 @@ def measure_in_subprocess(function: str, *args, module: str = "speed") -> float:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def before_ratio(name: str, rates: dict):
+    """ours-X's median rate over before-X's, when both were timed in this run; else empty."""
+    earlier = name.replace("ours-", "before-")
+    if not name.startswith("ours-") or earlier not in rates:
+        return ""
+    return round(float(np.median(rates[name]) / np.median(rates[earlier])), 3)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="where the CSV and the table go")
@@ -173,12 +182,22 @@ def main(argv=None) -> int:
     parser.add_argument("--learning-starts", type=int, default=5_000)
     parser.add_argument("--warmup", type=int, default=500, help="training steps left out (JIT compilation)")
     parser.add_argument("--steps", type=int, default=3_000, help="training steps measured")
+    parser.add_argument(
+        "--before", type=Path, metavar="CHECKOUT",
+        help="a checkout of an earlier commit (git worktree add): its scripts are timed too, round-robin with the "
+        "others, as before-pytorch and before-jax, and the table gives ours / before",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
-    rates = {name: [] for name in args.implementations}
+    before = {}
+    if args.before:
+        before = {f"before-{name}": str(args.before.resolve() / script) for name, script in SCRIPTS.items()}
+    rates = {name: [] for name in [*args.implementations, *before]}
     for repeat in range(args.repeats):
-        for name in args.implementations:
-            if name.startswith("ours"):
+        for name in rates:
+            if name in before:
+                function, target = "rate_of_our_script", before[name]
+            elif name.startswith("ours"):
                 function, target = "rate_of_our_script", IMPLEMENTATIONS[name]
             else:
                 function, target = "rate_of_library", name
@@ -186,6 +205,7 @@ def main(argv=None) -> int:
             rates[name].append(rate)
             print(f"repeat {repeat + 1}/{args.repeats}: {name} {rate:.1f} steps/s", flush=True)
     memory = {name: measure_in_subprocess("peak_memory_gib", name) for name in args.implementations}
+    memory |= {name: float("nan") for name in before}  # the rates alone, for the comparison
     gflops = measure_in_subprocess("matmul_gflops")
     flops = train_step_flops(OBS_DIM, ACT_DIM)
     print(f"matrix product 256x256x256: {gflops:.1f} GFLOP/s; a training step: {flops / 1e9:.3f} GFLOP")
@@ -197,6 +217,7 @@ def main(argv=None) -> int:
             "steps_per_s_runs": " ".join(f"{v:.1f}" for v in values),
             "vs_sb3": round(median / np.median(rates["sb3"]), 2) if "sb3" in rates else "",
             "vs_sbx": round(median / np.median(rates["sbx"]), 2) if "sbx" in rates else "",
+            "vs_before": before_ratio(name, rates),
             "share_of_matmul_limit": round(median * flops / (gflops * 1e9), 3),
             "humanoid_full_buffer_peak_gib": round(memory[name], 2),
         })  # fmt: skip
@@ -205,12 +226,13 @@ def main(argv=None) -> int:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    columns = ["implementation", "steps/s (median)", "runs", "x SB3", "x SBX", "share of matmul limit"]
+    columns = ["implementation", "steps/s (median)", "runs", "x SB3", "x SBX", "x before", "share of matmul limit"]
     columns += ["peak memory, Humanoid, 1M buffer"]
     header = "| " + " | ".join(columns) + " |\n" + "|---" * len(columns) + "|\n"
     table = header + "".join(
         f"| {r['implementation']} | {r['steps_per_s_median']} | {r['steps_per_s_runs']} | {r['vs_sb3']} "
-        f"| {r['vs_sbx']} | {r['share_of_matmul_limit']:.1%} | {r['humanoid_full_buffer_peak_gib']} GiB |\n"
+        f"| {r['vs_sbx']} | {r['vs_before']} | {r['share_of_matmul_limit']:.1%} "
+        f"| {r['humanoid_full_buffer_peak_gib']} GiB |\n"
         for r in rows
     )
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
