@@ -1,5 +1,6 @@
 """benchmark/: sweeps with tiny budgets, here and on a real single-node Slurm cluster started by the test."""
 
+import json
 import os
 import re
 import shutil
@@ -15,12 +16,16 @@ import pytest
 
 from tests.conftest import ROOT, SCRIPTS, read_scalars, run_dirs, run_script
 
+sys.path.insert(0, str(ROOT / "benchmark"))
+import sweep as sweep_py  # noqa: E402
+
 TINY = ("--total-timesteps", "300", "--learning-starts", "200", "--batch-size", "32", "--eval-episodes", "1")
 # runs that stop and resume, STEPS long, with a checkpoint at the first episode end (Pendulum's episodes: 200 steps)
 # after every 500 steps: the first at step 600
 RESUMABLE = ("--learning-starts", "500", "--batch-size", "64", "--eval-episodes", "2")
 CHECKPOINTS = ("--checkpoint-frequency", "500")  # a sweep option, which the sweep passes on to every run
 STEPS, EPISODE, FIRST_CHECKPOINT = 3000, 200, 600
+SWEEP = ROOT / "benchmark" / "sweep.py"
 
 
 def sweep(out: Path, envs: str, report: str = "", check_status=None, **env) -> subprocess.CompletedProcess:
@@ -48,7 +53,12 @@ def test_local_sweep_runs_reports_failures_and_resumes(tmp_path):
     assert task_dirs(out, "done") == done
     assert task_dirs(out, "failed") == [d.replace("Pendulum-v1", "NoSuchEnv-v0") for d in done]
     assert "4 runs done, 4 failed" in first.stdout and first.stdout.count("FAILED:") == 4
-    assert "doesn't exist" in (out / "ddpg_continuous_action" / "NoSuchEnv-v0" / "seed1" / "log.txt").read_text()
+    failed_task = out / "ddpg_continuous_action" / "NoSuchEnv-v0" / "seed1"
+    assert "doesn't exist" in (failed_task / "log.txt").read_text()
+    reason = "exit code 1: error: --env-id NoSuchEnv-v0: "  # the script's `error: ` line
+    assert (failed_task / "failed").read_text().startswith(reason)
+    assert f"FAILED: {failed_task}: {reason}" in first.stdout
+    assert not (out / "variants.json").exists()  # a sweep without variants is laid out as it always was
     report = (tmp_path / "report" / "results.md").read_text()
     assert (
         "| Pendulum-v1 | PyTorch | eval | 2 | 300 |" in report and "| Pendulum-v1 | JAX | train | 2 | 300 |" in report
@@ -60,6 +70,131 @@ def test_local_sweep_runs_reports_failures_and_resumes(tmp_path):
     assert "8 runs in the sweep: 4 already done, 4 to run" in second.stdout
     assert {path: path.stat().st_mtime for path in out.rglob("done")} == stamps  # finished runs are not run again
     assert all(len(list((out / d / "runs").iterdir())) == 1 for d in done)
+
+
+def test_tasks_without_variants_are_as_before_and_a_variants_arguments_come_after_the_common_ones(tmp_path):
+    """A sweep without variants keeps its task directories and commands (a stopped run resumes only with the
+    arguments it started with); a variant's tasks lie below OUT/{variant}/, its arguments after the common ones."""
+    options = (["Pendulum-v1"], 1, ["--tau", "0.01"], 500)
+    (plain,) = sweep_py.make_tasks(tmp_path, [SCRIPTS["torch"].name], *options)
+    assert plain["dir"] == str(tmp_path / "ddpg_continuous_action" / "Pendulum-v1" / "seed1")
+    start = [sys.executable, str(SCRIPTS["torch"]), "--env-id", "Pendulum-v1", "--seed", "1", "--tau", "0.01"]
+    assert plain["command"] == [*start, "--checkpoint-frequency", "500"]
+    variants = [{"name": "slow", "args": ["--tau", "0.001"]}, {"name": "plain", "args": []}]
+    slow, plain_variant = sweep_py.make_tasks(tmp_path, [SCRIPTS["torch"].name], *options, variants)
+    assert slow["dir"] == str(tmp_path / "slow" / "ddpg_continuous_action" / "Pendulum-v1" / "seed1")
+    assert slow["command"] == [*start, "--tau", "0.001", "--checkpoint-frequency", "500"]  # the last --tau counts
+    assert plain_variant["command"] == plain["command"]
+
+
+# a variant sweep's variants: two noises, and one that the scripts refuse at once
+VARIANTS = {
+    "gaussian": "--exploration-noise-type gaussian", "ou": "--exploration-noise-type ou", "bad": "--learning-rate -1"
+}
+
+
+def tiny_sweep(out: Path, *options: str, script_args=()) -> list:
+    """sweep.py's command for TINY runs of the PyTorch script on Pendulum-v1, seed 1, 2 at a time (`options` come
+    after these: an option given twice, the last wins)."""
+    return [sys.executable, str(SWEEP), "--out", str(out), "--envs", "Pendulum-v1", "--scripts", SCRIPTS["torch"].name,
+            "--seeds", "1", "--workers", "2", *options, "--", *TINY, *script_args]  # fmt: skip
+
+
+def variants_option(variants: dict) -> list:
+    return ["--variants", *(f"{name}={args}" for name, args in variants.items())]
+
+
+def run_command(command: list) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+
+
+def test_variant_sweep_lays_out_its_variants_gives_the_reason_of_a_failure_and_resumes(tmp_path):
+    out = tmp_path / "sweep"
+    # the common --learning-rate is a good one: the `bad` variant's, after it, wins
+    first = run_command(tiny_sweep(out, *variants_option(VARIANTS), script_args=("--learning-rate", "0.001")))
+    assert first.returncode == 1 and "2 runs done, 1 failed, 0 stopped, 0 running elsewhere" in first.stdout, first
+    recorded = [{"name": name, "args": args.split()} for name, args in VARIANTS.items()]
+    assert json.loads((out / "variants.json").read_text()) == {"variants": recorded}
+    task = "{}/ddpg_continuous_action/Pendulum-v1/seed1".format
+    assert task_dirs(out, "done") == [task("gaussian"), task("ou")] and task_dirs(out, "failed") == [task("bad")]
+    reason = "exit code 1: error: --learning-rate must be positive"
+    assert (out / task("bad") / "failed").read_text().startswith(reason)
+    assert f"FAILED: {out / task('bad')}: {reason}" in first.stdout
+
+    stamps = {path: path.stat().st_mtime_ns for path in out.rglob("done")}
+    added = {**VARIANTS, "worse": "--learning-rate -2"}  # started again with a new variant: appended
+    second = run_command(tiny_sweep(out, *variants_option(added), script_args=("--learning-rate", "0.001")))
+    assert second.returncode == 1 and "4 runs in the sweep: 2 already done, 2 to run" in second.stdout, second
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("done")} == stamps
+    assert [variant["name"] for variant in json.loads((out / "variants.json").read_text())["variants"]] == list(added)
+    assert task_dirs(out, "failed") == [task("bad"), task("worse")]
+
+
+def snapshot(directory: Path) -> dict:
+    """Every path below `directory`, and itself, with its mtime and, for a file, its content."""
+    paths = [directory, *directory.rglob("*")]
+    return {path: (path.stat().st_mtime_ns, path.read_bytes() if path.is_file() else None) for path in paths}
+
+
+def test_sweep_that_does_not_fit_its_out_is_refused_in_one_line_and_writes_nothing(tmp_path):
+    variant_out, plain_out = tmp_path / "variants", tmp_path / "plain"
+    variant_out.mkdir()
+    (variant_out / "variants.json").write_text(json.dumps({"variants": [{"name": "ou", "args": ["--tau", "0.1"]}]}))
+    (plain_out / "ddpg_continuous_action" / "Pendulum-v1" / "seed1").mkdir(parents=True)
+    before = snapshot(tmp_path)
+    for out, options, error in [
+        (variant_out, variants_option(VARIANTS), "error: variant ou is '--tau 0.1' in "),  # a name redefined
+        (variant_out, [], "error: " + f"{variant_out} is a sweep of variants"),  # no variants in a sweep of them
+        (plain_out, variants_option(VARIANTS), f"error: {plain_out} holds a sweep without variants"),
+    ]:
+        refused = run_command(tiny_sweep(out, *options))
+        assert refused.returncode == 2 and refused.stdout == "", refused
+        (line,) = refused.stderr.splitlines()
+        assert line.startswith(error), line
+    assert snapshot(tmp_path) == before
+
+
+# holds a POSIX lock on the file it is given until it is killed; a lock of this process would not keep its own
+# threads out, so the test's lock holder is a process of its own
+HOLD_LOCK = "import fcntl, sys; f = open(sys.argv[1], 'a'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True)"
+HOLD_LOCK += "; sys.stdin.read()"
+
+
+def test_task_locked_by_another_process_is_left_alone_until_the_holder_is_killed(tmp_path):
+    out = tmp_path / "sweep"
+    task = task_dir(out, "torch")
+    (task / "runs" / "killed-before-its-first-checkpoint").mkdir(parents=True)  # what a task runner would remove
+    (task / "stopped").write_text("exit code 75\n")
+    (task / "log.txt").write_text("# an earlier attempt\n")
+    command = [sys.executable, "-c", HOLD_LOCK, str(task / "lock")]
+    holder = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "locked\n"
+    before = snapshot(task)
+    skipped = run_command(tiny_sweep(out))
+    assert skipped.returncode == 75 and f"running elsewhere: {task}\n" in skipped.stdout, skipped
+    assert "0 runs done, 0 failed, 0 stopped, 1 running elsewhere" in skipped.stdout
+    assert snapshot(task) == before  # no marker, run directory or log touched
+
+    holder.kill()  # SIGKILL: no chance to unlock; the kernel releases the lock
+    holder.wait()
+    again = run_command(tiny_sweep(out))
+    assert again.returncode == 0 and "1 runs done, 0 failed, 0 stopped, 0 running elsewhere" in again.stdout, again
+    assert (task / "done").exists() and not (task / "stopped").exists()
+    assert "removed runs/killed-before-its-first-checkpoint" in (task / "log.txt").read_text()
+
+
+def test_two_sweeps_at_once_on_one_out_run_every_task_once(tmp_path):
+    out = tmp_path / "sweep"
+    # a task that runs and one that fails at once, each sweep one at a time
+    command = tiny_sweep(out, "--envs", "Pendulum-v1", "NoSuchEnv-v0", "--workers", "1")
+    sweeps = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=300)[0] for process in sweeps]
+    assert all(process.returncode in (1, 75) for process in sweeps), outputs  # a failure was seen by either
+    assert len(task_dirs(out, "done")) == 1 and len(task_dirs(out, "failed")) == 1, outputs
+    counts = [re.search(r"^(\d+) runs done, (\d+) failed", output, re.MULTILINE).groups() for output in outputs]
+    assert [sum(int(count[i]) for count in counts) for i in (0, 1)] == [1, 1], outputs  # by the sweep that ran it
+    for log in out.rglob("log.txt"):
+        assert len(re.findall(r"^# \d{4}-\d\d-\d\d ", log.read_text(), re.MULTILINE)) == 1, log  # one attempt
 
 
 # What `scontrol requeue` does to a running task (seen on slurm-wlm 22.05): SIGCONT and SIGTERM to every process of
@@ -166,8 +301,7 @@ def wait_until(condition, seconds: float, message: str):
 
 def resumable_sweep(out: Path, *options: str, steps: int = STEPS) -> list:
     """sweep.py's command for RESUMABLE runs of Pendulum-v1, seed 1 (both scripts unless --scripts), one thread each."""
-    sweep_py = str(ROOT / "benchmark" / "sweep.py")
-    return [sys.executable, sweep_py, "--out", str(out), "--envs", "Pendulum-v1", "--seeds", "1",
+    return [sys.executable, str(SWEEP), "--out", str(out), "--envs", "Pendulum-v1", "--seeds", "1",
             "--workers", str(os.cpu_count()), *CHECKPOINTS, *options,
             "--", "--total-timesteps", str(steps), *RESUMABLE]  # fmt: skip
 
