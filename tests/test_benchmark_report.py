@@ -3,6 +3,8 @@
 import contextlib
 import csv
 import io
+import json
+import math
 import sys
 from pathlib import Path
 
@@ -298,3 +300,204 @@ def test_calibration_of_the_gate():
     shift of 2 sd on every env nearly always."""
     null, shifted = report.calibrate_gate(pairs=150, seeds=(3,), shifts=(0.0, 2.0), reps=100)
     assert null["gate"] < 0.08 < null["any_env"] and shifted["gate"] > 0.9
+
+
+# A study of 3 variants (gaussian, the baseline; ou; param) x 3 envs x 5 seeds, in two sweeps with variants under one
+# directory (as benchmark/runs/quick holds short/, medium/ and long/): final evaluation returns ou > gaussian > param
+# on every env, each group's 5 runs all above the next one's; training returns the same in every variant.
+VARIANT_FINALS = {
+    "gaussian": [100.0, 110.0, 120.0, 130.0, 140.0],
+    "ou": [200.0, 210.0, 220.0, 230.0, 240.0],
+    "param": [0.0, 10.0, 20.0, 30.0, 40.0],
+}
+STUDY = {"short": ("A-v0", "B-v0"), "long": ("C-v0",)}
+DIVERGED = "exit code 3: error: diverged at step 1300: losses/qf1_loss is nan; see log.txt"
+
+
+def write_variant_sweep(sweep: Path, finals: dict) -> str:
+    """A sweep with variants: variants.json (in the order of `finals`, {(variant, script, env_id): final evaluation
+    returns}) and each variant's tasks laid out as a sweep without variants, under OUT/{variant}/."""
+    variants = list(dict.fromkeys(variant for variant, _, _ in finals))
+    sweep.mkdir(parents=True, exist_ok=True)
+    listed = [{"name": name, "args": ["--exploration-noise-type", name]} for name in variants]
+    (sweep / "variants.json").write_text(json.dumps({"variants": listed}))
+    for (variant, script, env_id), values in finals.items():
+        write_sweep(sweep / variant, {(script, env_id): values})
+    return str(sweep)
+
+
+def variant_report(out: Path, study: Path, *options: str) -> tuple:
+    """report.main on the study: its rows of variants.csv by (script, protocol, env_id, variant), and variants.md."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert report.main([str(study), "--out", str(out), *FAST, *options]) == 0
+    rows = {(r["script"], r["protocol"], r["env_id"], r["variant"]): r for r in read_csv(out / "variants.csv")}
+    return rows, (out / "variants.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def variant_study(tmp_path_factory) -> tuple:
+    """The study's report, with a task of param on C-v0 that diverged (so 4 runs there) and a sixth gaussian run
+    on A-v0 whose final evaluation is NaN: (its out directory, its rows, variants.md, the study directory)."""
+    root = tmp_path_factory.mktemp("variants") / "study"
+    for name, envs in STUDY.items():
+        finals = {(v, TORCH, env): VARIANT_FINALS[v] for v in VARIANT_FINALS for env in envs}
+        write_variant_sweep(root / name, finals)
+    write_run(root / "short" / "gaussian", TORCH, "A-v0", 6, math.nan)
+    diverged = root / "long" / "param" / TORCH / "C-v0" / "seed5"
+    (diverged / "done").unlink()
+    (diverged / "failed").write_text(DIVERGED + "\n")
+    rows, table = variant_report(root.parent / "out", root)
+    return root.parent / "out", rows, table, root
+
+
+def test_a_better_variant_is_found_better_and_a_worse_one_worse_per_env_and_over_all_envs(variant_study):
+    """5 runs above (or below) 5 others on every env. Over all envs p = 2 / (9,999 + 1), Holm p = 8 x 0.0002; per
+    env p = 2 / 252 = 0.00794 (4 vs 5 runs: 2 / 126), which Holm lets pass once the two all-envs rows have:
+    6 x 0.00794 = 0.0476."""
+    _, rows, table, _ = variant_study
+    for env_id in (ALL, "A-v0", "B-v0", "C-v0"):
+        better, worse = rows[("PyTorch", "eval", env_id, "ou")], rows[("PyTorch", "eval", env_id, "param")]
+        assert better["verdict"].startswith("ou better than gaussian: P(ou > gaussian) = 1.00 [1.00, 1.00], p = ")
+        assert worse["verdict"].startswith("param worse than gaussian: P(param > gaussian) = 0.00 [0.00, 0.00]")
+        assert (better["direction"], worse["direction"]) == ("1", "-1")
+    assert rows[("PyTorch", "eval", ALL, "ou")]["verdict"].endswith("p = 0.0002, Holm p = 0.0016")
+    assert rows[("PyTorch", "eval", "A-v0", "ou")]["verdict"].endswith("p = 0.00794, Holm p = 0.0476")
+    assert float(rows[("PyTorch", "eval", "A-v0", "ou")]["iqm_difference"]) == pytest.approx(100.0)
+    assert "| PyTorch | eval | all envs | ou | 15 vs 15 | 1.00 [1.00, 1.00] |  | 0.0002 | 0.0016 | ou better" in table
+
+
+def test_equal_variants_are_found_alike(variant_study):
+    """Training returns are the same in every variant (gaussian has a sixth run on A-v0: P a little below 0.5)."""
+    _, rows, _, _ = variant_study
+    train = [r for (_, protocol, _, _), r in rows.items() if protocol == "train"]
+    assert len(train) == 8 and {r["verdict"] for r in train} == {"no difference found"}
+    assert float(rows[("PyTorch", "train", "B-v0", "ou")]["probability_of_improvement"]) == 0.5
+
+
+def test_the_table_says_how_many_comparisons_each_family_has_and_the_correction(variant_study):
+    _, rows, table, _ = variant_study
+    assert "one family (PyTorch eval: 8, PyTorch train: 8 comparisons" in table
+    assert "Holm-Bonferroni" in table and "excludes 0.5 and Holm p <= 0.05" in table
+    # the families one after the other, each with its all-envs rows first
+    assert [key[1:] for key in rows][:3] == [("eval", ALL, "ou"), ("eval", ALL, "param"), ("eval", "A-v0", "ou")]
+    assert {r["family_size"] for r in rows.values()} == {"8"}
+
+
+def test_results_and_runs_show_the_variant(variant_study):
+    out, _, _, _ = variant_study
+    assert "| env | variant | script | protocol | seeds |" in (out / "results.md").read_text()
+    assert "| C-v0 | param | PyTorch | eval | 4 | 1,000 | 15.0 +- 12.9 |" in (out / "results.md").read_text()
+    runs = read_csv(out / "runs.csv")
+    assert {r["variant"] for r in runs} == set(VARIANT_FINALS) and len(runs) == 3 * 3 * 5 * 2 - 2 + 1
+    # PyTorch is compared with JAX variant by variant (here there are no JAX runs)
+    assert "| A-v0 | ou | eval | 5 vs 0 |" in (out / "comparison.md").read_text()
+
+
+def test_the_baseline_variant_can_be_chosen(tmp_path):
+    """ou's 4 runs above gaussian's on one env (p = 2 / 70; a family of one comparison)."""
+    finals = {("gaussian", TORCH, "A-v0"): [1.0, 2.0, 3.0, 4.0], ("ou", TORCH, "A-v0"): [5.0, 6.0, 7.0, 8.0]}
+    study = write_variant_sweep(tmp_path / "study", finals)
+    rows, table = variant_report(tmp_path / "out", study, "--baseline-variant", "ou")
+    assert list(rows) == [("PyTorch", "eval", "A-v0", "gaussian"), ("PyTorch", "train", "A-v0", "gaussian")]
+    assert rows[("PyTorch", "eval", "A-v0", "gaussian")]["verdict"] == (
+        "gaussian worse than ou: P(gaussian > ou) = 0.00 [0.00, 0.00], p = 0.0286, Holm p = 0.0286"
+    )
+    assert "each variant against ou" in table
+    with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
+        report.main([study, "--out", str(tmp_path / "other"), "--baseline-variant", "none-such"])
+
+
+def study_rows(finals: dict) -> list:
+    """final_returns' rows of a study, eval only: {(variant, env_id): final returns}."""
+    return [
+        {"env_id": env_id, "variant": variant, "script": "PyTorch", "protocol": "eval", "final_return": value}
+        for (variant, env_id), values in finals.items()
+        for value in values
+    ]
+
+
+def test_a_p_value_that_passes_alone_fails_under_the_correction():
+    """v1's 5 runs all above the baseline's on one env of 3: p = 0.00794 alone, but Holm's first threshold in a
+    family of 2 x (3 + 1) = 8 is 0.05 / 8, and no all-envs row passes before it: no difference found."""
+    finals = {(v, env): [1.0, 2.0, 3.0, 4.0, 5.0] for v in ("v0", "v1", "v2") for env in ("A-v0", "B-v0", "C-v0")}
+    finals["v1", "A-v0"] = [11.0, 12.0, 13.0, 14.0, 15.0]
+    rows = report.compare_variants(study_rows(finals), ["v0", "v1", "v2"], "v0", reps=200)
+    alone = next(r for r in rows if (r["env_id"], r["variant"]) == ("A-v0", "v1"))
+    assert alone["permutation_p"] == pytest.approx(2 / 252) and alone["probability_low"] == 1.0
+    assert report.direction({**alone, report.ADJUSTED: alone["permutation_p"]}) == 1  # uncorrected: better
+    assert alone[report.ADJUSTED] == pytest.approx(8 * 2 / 252) and alone["verdict"] == "no difference found"
+    assert len(rows) == 8 and {r["family_size"] for r in rows} == {8}
+
+
+def test_a_study_of_one_env_has_no_all_envs_rows_to_count_twice():
+    """Over one env the all-envs row is that env's comparison: it is left out, the family is k - 1 = 2 rows."""
+    finals = {(variant, "A-v0"): [1.0, 2.0] for variant in ("v0", "v1", "v2")}
+    rows = report.compare_variants(study_rows(finals), ["v0", "v1", "v2"], "v0", reps=50)
+    assert [(r["env_id"], r["variant"], r["family_size"]) for r in rows] == [("A-v0", "v1", 2), ("A-v0", "v2", 2)]
+
+
+def test_holm_adjusts_the_ith_smallest_by_m_minus_i_plus_1_and_keeps_the_order():
+    adjusted = report.holm(np.array([0.04, 0.01, 0.03, 0.2]))
+    np.testing.assert_allclose(adjusted, [0.09, 0.04, 0.09, 0.2])  # 4 x 0.01, max(3 x 0.03, .), max(2 x 0.04, .)
+
+
+def test_the_variant_figures_are_pngs_with_a_note_on_the_runs_they_use(variant_study):
+    """rliable needs as many runs in every env: param has 4 on C-v0, so every group's first 4 seeds."""
+    out, _, table, _ = variant_study
+    for name in (*report.FIGURES.values(), "A-v0.png", "C-v0.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert min(matplotlib.image.imread(out / name).shape[:2]) >= 250
+    assert "aggregate_iqm.png (IQM, 95% stratified-bootstrap intervals)" in table
+    assert "(train: 4 runs x 3 envs; eval: 4 runs x 3 envs)" in table and report.NORMALISATION in table
+
+
+def test_the_curves_have_a_colour_per_variant_and_a_line_style_per_script():
+    rows = [{"variant": v, "script": s} for v in ("gaussian", "ou") for s in ("PyTorch", "JAX")]
+    styles = report.group_styles(rows)
+    assert styles[("ou", "PyTorch")] == {"color": "C1", "linestyle": "-"}
+    assert styles[("ou", "JAX")] == {"color": "C1", "linestyle": "--"}
+    assert report.group_styles([{**r, "variant": ""} for r in rows])[("", "JAX")] == {"color": "C1", "linestyle": "-"}
+
+
+def test_a_failed_task_and_a_nan_run_are_left_out_with_a_note(variant_study):
+    """param on C-v0, seed 5, diverged (a `failed` marker): not in any table; gaussian's sixth run on A-v0 has a
+    NaN final evaluation: left out of eval, kept in train."""
+    out, rows, _, study = variant_study
+    failed = f"- `{study / 'long' / 'param' / TORCH / 'C-v0' / 'seed5'}`: failed: {DIVERGED}"
+    nan = f"- `{study / 'short' / 'gaussian' / TORCH / 'A-v0' / 'seed6'}`: final eval return is nan, not finite"
+    for name in ("results.md", "comparison.md", "variants.md"):
+        assert failed in (out / name).read_text() and nan in (out / name).read_text()
+    seeds = {(r["variant"], r["env_id"], r["protocol"]): [] for r in read_csv(out / "runs.csv")}
+    for r in read_csv(out / "runs.csv"):
+        seeds[(r["variant"], r["env_id"], r["protocol"])].append(int(r["seed"]))
+    assert seeds[("param", "C-v0", "eval")] == [1, 2, 3, 4] and seeds[("gaussian", "A-v0", "eval")] == [1, 2, 3, 4, 5]
+    assert seeds[("gaussian", "A-v0", "train")] == [1, 2, 3, 4, 5, 6]
+    assert all(math.isfinite(float(r["mean"])) for r in read_csv(out / "results.csv"))
+    assert rows[("PyTorch", "eval", "C-v0", "param")]["x_seeds"] == "4"
+
+
+def test_the_regression_report_notes_what_either_sweep_leaves_out(tmp_path):
+    baseline = write_sweep(tmp_path / "baseline", {(TORCH, "Fake-v0"): [1.0, 2.0, math.nan]})
+    new = write_sweep(tmp_path / "new", {(TORCH, "Fake-v0"): [1.0, 2.0, 3.0]})
+    (tmp_path / "new" / TORCH / "Fake-v0" / "seed4").mkdir()
+    (tmp_path / "new" / TORCH / "Fake-v0" / "seed4" / "failed").write_text(DIVERGED)
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        report.main([new, "--baseline", baseline, "--out", str(tmp_path / "out"), *FAST])
+    table = (tmp_path / "out" / "regression.md").read_text()
+    assert f"`{tmp_path / 'new' / TORCH / 'Fake-v0' / 'seed4'}`: failed: {DIVERGED}" in table
+    assert f"`{tmp_path / 'baseline' / TORCH / 'Fake-v0' / 'seed3'}`: final eval return is nan, not finite" in table
+    assert "| Fake-v0 | PyTorch | eval | 3 vs 2 |" in table
+    printed_line = f"not in the report: {tmp_path / 'new' / TORCH / 'Fake-v0' / 'seed4'} (failed: {DIVERGED})"
+    assert printed_line in printed.getvalue()
+
+
+def test_calibration_of_a_variant_study():
+    """Holm never raises more false alarms than the uncorrected rule (its p-values are larger); a variant better
+    by 3 sd on every env is found over all envs in (nearly) every study, with or without it."""
+    rows = report.calibrate_variants(studies=8, seeds=(5,), shift=3.0, reps=200)
+    by = {(r["setting"], r["correction"]): r for r in rows}
+    assert {r["family"] for r in rows} == {8}
+    for setting in report.study_settings(3, 3, 3.0):
+        assert by[(setting, "Holm")]["false_alarm"] <= by[(setting, "none")]["false_alarm"]
+    assert by[("v1 better by 3 sd on every env", "Holm")]["all_envs"] >= 0.85
+    assert np.isnan(by[("no difference", "Holm")]["all_envs"])
