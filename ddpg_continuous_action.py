@@ -15,10 +15,13 @@ not depend on either: a reader who stops at the first banner has read all of it.
 """
 
 import copy
+import errno
+import fcntl
 import math
 import os
 import shutil
 import signal
+import socket
 import sys
 import time
 import zipfile
@@ -338,6 +341,7 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
                 "episodes": env.episode_count, "param_noise_std": param_noise_std,
                 "probe_obs": probes["obs"], "probe_actions": probes["actions"],
             })  # fmt: skip
+        stop_if_interrupted(run, step, args)
     env.close()
     finish_run(run, args, actor, qf1)
     return {**nets, "rb": rb, "rngs": rngs, "run_dir": run["dir"]}
@@ -439,7 +443,10 @@ def evaluate_if_due(run: dict, step: int, args: Args, actor: Actor, device):
 # ---- Appendix: run machinery (argument and machine checks, the run's directory and logs, checkpoints and
 # ---- resume, --load-model, progress output). The algorithm does not depend on any of it.
 
-STOPPED = 75  # the exit code of a run stopped by SIGTERM or SIGUSR1 after saving its checkpoint (EX_TEMPFAIL)
+STOPPED = 75  # the exit code of a run stopped by a signal after saving its checkpoint (EX_TEMPFAIL)
+DIVERGED = 3  # the exit code of a run whose losses, Q-values or weights are no longer finite
+INTERRUPTED = 130  # the exit code of a run stopped by Ctrl-C with no checkpoint to save (128 + SIGINT, as shells say)
+CHECKPOINT_FORMAT = 1  # the layout of what a checkpoint holds: a checkpoint of another format is refused
 # what a resumed run may change: none of it changes what the run learns
 RESUMABLE = {"total_timesteps", "track", "wandb_project_name", "wandb_entity", "capture_video", "save_model",
              "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume", "cuda",
@@ -587,7 +594,8 @@ def open_run(args: Args, checkpoint: Optional[dict]) -> dict:
     start_step = checkpoint["step"] if checkpoint else 0
     run = {"dir": run_dir, "eval_env": eval_env, "eval_seed": eval_seed, "start_step": start_step,
            "episodes": checkpoint["episodes"] if checkpoint else 0, "episodic_return": float("nan"),
-           "wandb_id": checkpoint["wandb_id"] if checkpoint else None, "stop_signals": []}  # fmt: skip
+           "wandb_id": checkpoint["wandb_id"] if checkpoint else None, "stop_signals": [],
+           "lock": lock_run_dir(run_dir, new=not checkpoint)}  # fmt: skip
     if args.track:
         import wandb
 
@@ -602,9 +610,9 @@ def open_run(args: Args, checkpoint: Optional[dict]) -> dict:
         run["writer"].add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
     else:
         print(f"resuming {run_dir} at step {start_step} of {args.total_timesteps}", flush=True)
-    if args.checkpoint_frequency:  # SIGTERM (preemption), SIGUSR1 (Slurm's --signal): save at the next episode end
-        for signum in (signal.SIGTERM, signal.SIGUSR1):
-            signal.signal(signum, lambda signum, frame: run["stop_signals"].append(signum))
+    # Ctrl-C, and with checkpoints SIGTERM (preemption) and SIGUSR1 (Slurm's --signal), ask the run to stop
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1) if args.checkpoint_frequency else (signal.SIGINT,):
+        signal.signal(signum, lambda signum, frame: ask_to_stop(run, signum))
     run["last_checkpoint"] = start_step
     # a progress bar on a terminal; plain lines every 1% of the run in Slurm and CI logs
     steps = range(start_step + 1, args.total_timesteps + 1)
@@ -612,6 +620,57 @@ def open_run(args: Args, checkpoint: Optional[dict]) -> dict:
                            unit="step", smoothing=0.05)  # fmt: skip
     run["start_time"] = time.time()
     return run
+
+
+def lock_run_dir(run_dir: str, new: bool):
+    """Hold an OS lock on the run directory for the life of this process, so that a second process that would write
+    there (a second --resume, a job submitted twice) is refused before it writes anything. fcntl.lockf takes a POSIX
+    record lock: the kernel releases it however the process ends (SIGKILL too: never a stale lock), and NFS passes it
+    to the server (the NLM protocol for NFSv3, NFSv4 itself), so it holds between the nodes of a cluster, where
+    flock() may only lock on one node. Returns the open lock file, which the run keeps open: closing it unlocks."""
+    try:
+        os.makedirs(run_dir, exist_ok=not new)
+    except FileExistsError:  # another run made it since the check above
+        sys.exit(f"error: {run_dir} already exists; wait a second or change --exp-name or --seed")
+    lock = open(os.path.join(run_dir, "lock"), "a+")
+    try:
+        fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno not in (errno.EACCES, errno.EAGAIN):  # ENOLCK: a file system without locks (NFS without its lockd)
+            sys.exit(f"error: cannot lock {run_dir} ({e.strerror}); run on a file system that supports fcntl locks")
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        sys.exit(f"error: {run_dir} is in use by {holder}; stop that process first, or let it finish")
+    lock.truncate(0)
+    lock.write(f"{socket.gethostname()} pid {os.getpid()}\n")  # who holds it, for the message above
+    lock.flush()
+    return lock
+
+
+def ask_to_stop(run: dict, signum: int):
+    """A signal handler: the run stops at its next episode end with a checkpoint, or, without checkpoints, after
+    this step (Ctrl-C). A second Ctrl-C stops at once, leaving the last checkpoint as it was."""
+    if signum == signal.SIGINT and signal.SIGINT in run["stop_signals"]:
+        raise KeyboardInterrupt
+    run["stop_signals"].append(signum)
+
+
+def stop_if_interrupted(run: dict, step: int, args: Args):
+    """Ctrl-C on a run without checkpoints: stop after this step, with the TensorBoard log written out."""
+    if run["stop_signals"] and not args.checkpoint_frequency:
+        run["writer"].close()
+        print(f"stopped at step {step} by Ctrl-C; its log in {run['dir']} is complete up to it (a run without "
+              "checkpoints cannot go on: --checkpoint-frequency N makes one resumable)", file=sys.stderr)  # fmt: skip
+        sys.exit(INTERRUPTED)
+
+
+def stop_diverged(run: dict, step: int, what: str):
+    """Stop a run whose losses or weights are no longer finite: training on would only waste the allocation."""
+    run["writer"].close()
+    last = f"step {run['last_checkpoint']}" if run["last_checkpoint"] else "none"
+    print(f"error: diverged at step {step}: {what}; lower --learning-rate and --critic-learning-rate, or try "
+          f"--critic-layer-norm (last checkpoint, the last good state: {last})", file=sys.stderr)  # fmt: skip
+    sys.exit(DIVERGED)
 
 
 def log_episode(run: dict, info: dict, step: int):
@@ -622,14 +681,25 @@ def log_episode(run: dict, info: dict, step: int):
 
 
 def log_losses(run: dict, step: int, policy_frequency: int, qf1_loss, qf1_a_values, td_target, actor_loss):
-    """Every 100 steps: the losses, Q(s, a) and the TD target (the only host syncs of the update)."""
+    """Every 100 steps: the losses, Q(s, a) and the TD target (the only host syncs of the update); a run whose
+    values are no longer finite stops there."""
+    values = {}
     if step % policy_frequency == 0 and step % 100 < policy_frequency:  # once per 100 steps, whatever the frequency
-        run["writer"].add_scalar("losses/actor_loss", actor_loss.item(), step)
+        values["losses/actor_loss"] = actor_loss.item()
     if step % 100 == 0:
-        run["writer"].add_scalar("losses/qf1_loss", qf1_loss.item(), step)
-        run["writer"].add_scalar("losses/qf1_values", qf1_a_values.mean().item(), step)
-        run["writer"].add_scalar("losses/td_target", td_target.mean().item(), step)
+        values["losses/qf1_loss"] = qf1_loss.item()
+        values["losses/qf1_values"] = qf1_a_values.mean().item()
+        values["losses/td_target"] = td_target.mean().item()
         run["writer"].add_scalar("charts/SPS", steps_per_second(run, step), step)
+    log_finite(run, step, values)
+
+
+def log_finite(run: dict, step: int, values: dict):
+    """Log the values; if one of them is not finite, the run has diverged: stop it."""
+    for tag, value in values.items():
+        run["writer"].add_scalar(tag, value, step)
+    if broken := [f"{tag} is {value}" for tag, value in values.items() if not math.isfinite(value)]:
+        stop_diverged(run, step, ", ".join(broken))
 
 
 def report_progress(run: dict, step: int, args: Args):
@@ -646,10 +716,14 @@ def steps_per_second(run: dict, step: int) -> int:
 
 def save_checkpoint_if_due(run: dict, step: int, args: Args, nets: dict, rngs: dict, rb: ReplayBuffer, loop: dict):
     """At an episode end: a checkpoint at the first one after every --checkpoint-frequency steps, or on a stop
-    signal, after which the run exits with STOPPED."""
+    signal, after which the run exits with STOPPED. Weights that are no longer finite are not saved: the run stops
+    as diverged."""
     every = args.checkpoint_frequency
     if not every or (step // every == run["last_checkpoint"] // every and not run["stop_signals"]):
         return
+    weights = (param for net in nets.values() if isinstance(net, nn.Module) for param in net.parameters())
+    if not all(torch.isfinite(param).all() for param in weights):  # the last checkpoint stays the last good state
+        stop_diverged(run, step, "the networks' weights are not finite")
     run["writer"].flush()  # every event up to this step is on disk before the checkpoint that resumes after it
     run_state = {"args": asdict(args), "episodic_return": run["episodic_return"], "wandb_id": run["wandb_id"]}
     save_checkpoint(run["dir"], step, nets, rngs, rb, {**run_state, **loop})
@@ -681,7 +755,8 @@ def save_checkpoint(run_dir: str, step: int, nets: dict, rngs: dict, rb: ReplayB
     leaves the previous checkpoint as it was (a failed write stops the run with one line)."""
     path = os.path.join(run_dir, "checkpoint.pt")
     checkpoint = {
-        "framework": "pytorch", "step": step,
+        "framework": "pytorch", "format_version": CHECKPOINT_FORMAT, "script": os.path.basename(__file__),
+        "step": step,
         **{key: torch.from_numpy(value) if isinstance(value, np.ndarray) else value for key, value in extra.items()},
         "nets": {name: net.state_dict() for name, net in nets.items()},
         "rngs": {name: rng.bit_generator.state for name, rng in rngs.items()},
@@ -693,9 +768,11 @@ def save_checkpoint(run_dir: str, step: int, nets: dict, rngs: dict, rb: ReplayB
             f.flush()
             os.fsync(f.fileno())
         os.replace(path + ".tmp", path)
-    except (OSError, RuntimeError) as e:
+    except BaseException as e:  # a failed write, or a second Ctrl-C during it: the previous checkpoint stays
         if os.path.exists(path + ".tmp"):
             os.remove(path + ".tmp")
+        if not isinstance(e, (OSError, RuntimeError)):
+            raise
         then = f"the previous checkpoint is intact: free space, then --resume {run_dir}" if os.path.exists(path) else ""
         sys.exit(f"error: cannot write a checkpoint at step {step} ({e}); {then or 'free space and start again'}")
 
@@ -714,9 +791,19 @@ def load_checkpoint(run_dir: str) -> dict:
             raise ValueError("CRC mismatch")
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         assert checkpoint["framework"] == "pytorch"
-        return checkpoint
     except Exception as e:  # truncated, corrupt, or not written by this script
         sys.exit(f"error: --resume {run_dir}: its checkpoint.pt is truncated or corrupt ({type(e).__name__})")
+    return checked_format(checkpoint, run_dir)
+
+
+def checked_format(checkpoint: dict, run_dir: str) -> dict:
+    """The checkpoint, if this script reads its format; else one line saying which format and script wrote it."""
+    version = checkpoint.get("format_version", 0)  # 0: written before checkpoints recorded their format
+    if version != CHECKPOINT_FORMAT:
+        writer = f"{checkpoint.get('script', 'this script')} of checkpoint format {version}"
+        sys.exit(f"error: --resume {run_dir}: written by {writer}, and this script reads format {CHECKPOINT_FORMAT}; "
+                 "go on with the version of the script that wrote it")  # fmt: skip
+    return checkpoint
 
 
 def resume_error(args: Args, saved: Args, step: int) -> Optional[str]:
@@ -769,8 +856,9 @@ def evaluate_saved_model(args: Args):
 
 
 if __name__ == "__main__":
-    args, checkpoint = parse_args()
-    if args.load_model:
-        evaluate_saved_model(args)
-    else:
-        train(args, checkpoint)
+    try:
+        args, checkpoint = parse_args()
+        evaluate_saved_model(args) if args.load_model else train(args, checkpoint)
+    except KeyboardInterrupt:  # Ctrl-C before the run started, or a second one: stop at once
+        print("stopped at once by Ctrl-C; a checkpoint already written is intact", file=sys.stderr)
+        sys.exit(INTERRUPTED)

@@ -51,3 +51,6 @@ gym.register("AsymmetricBounds-v0", entry_point=AsymmetricBoundsEnv, max_episode
 gym.register("NoTimeLimit-v0", entry_point=AsymmetricBoundsEnv)  # its episodes never end
 gym.register("NoRender-v0", entry_point=NoRenderEnv, max_episode_steps=50)
 gym.register("ImageObs-v0", entry_point=ImageObsEnv, max_episode_steps=50)
+gym.register(  # Pendulum with episodes of 150 steps: episode ends that are not all multiples of 100
+    "Pendulum150-v0", entry_point="gymnasium.envs.classic_control.pendulum:PendulumEnv", max_episode_steps=150
+)

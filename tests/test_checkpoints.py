@@ -1,12 +1,15 @@
-"""Runs that stop and go on: checkpoints, a polite stop on a signal, exact resume, and the bad input around them."""
+"""Runs that stop and go on: checkpoints, a polite stop on a signal or Ctrl-C, exact resume, the bad input around
+them, and the faults that must not lose work: divergence, two processes on one run, an old checkpoint."""
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import flax.serialization
 import flax.traverse_util
@@ -233,3 +236,140 @@ def test_a_resumed_run_may_turn_the_diagnostics_off(finished, tmp_path):
     copy = copy_run(run_dir, tmp_path)  # its checkpoint holds the probe states, drawn at step 250
     run_script(script, tmp_path, "--resume", str(copy), "--total-timesteps", "700", "--diagnostics-frequency", "0")
     assert max(step for step, _ in read_scalars(copy)["losses/qf1_loss"]) == 700
+
+
+# The faults a researcher and a cluster produce: a diverged run, two processes on one run, Ctrl-C, an old checkpoint.
+DIVERGED, INTERRUPTED = 3, 130  # the scripts' exit codes for them
+BLOW_UP = ("--learning-rate", "1e30", "--critic-learning-rate", "1e30")
+
+
+def checkpoint_step(run_dir) -> int:
+    """The step of the checkpoint in a run directory, either script's."""
+    if (run_dir / "checkpoint.pt").exists():
+        return torch.load(run_dir / "checkpoint.pt", weights_only=True)["step"]
+    return json.loads(str(np.load(run_dir / "checkpoint.npz")["meta"]))["step"]
+
+
+def error_line(result) -> str:
+    """The one line a refused or failed run prints, and nothing else (no traceback)."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-3000:]
+    return lines[0]
+
+
+def test_a_diverged_run_stops_at_the_next_loss_log_with_one_line(script, tmp_path):
+    result = run_script(script, tmp_path, "--env-id", "Pendulum-v1", *SHORT[2:], "--total-timesteps", "600",
+                        *BLOW_UP, check=False)  # fmt: skip
+    assert result.returncode == DIVERGED
+    line = error_line(result)
+    assert re.fullmatch(r"error: diverged at step 300: losses/\w+ is (nan|inf|-inf).*--learning-rate.*", line), line
+    scalars = read_scalars(run_dirs(tmp_path)[0])  # the log is readable, and ends where the run stopped
+    assert max(step for step, _ in scalars["losses/qf1_loss"]) == 300 and "eval/episodic_return" not in scalars
+
+
+def test_a_checkpoint_is_never_written_with_non_finite_weights(script, tmp_path):
+    # episodes of 150 steps: checkpoints at 150 and 300; the weights blow up from step 412, before the episode end at
+    # 450 and the loss log at 500: the checkpoint due at 450 is not written, the one of step 300 stays
+    args = ("--env-id", "tests.envs:Pendulum150-v0", "--checkpoint-frequency", "100", "--learning-starts", "410",
+            "--total-timesteps", "600", "--batch-size", "64", *BLOW_UP)  # fmt: skip
+    result = run_script(script, tmp_path, *args, check=False)
+    assert result.returncode == DIVERGED
+    assert error_line(result).startswith("error: diverged at step 450: the networks' weights are not finite")
+    assert checkpoint_step(run_dirs(tmp_path)[0]) == 300
+
+
+def opened_logs(run_dir) -> list:
+    """The event files a process opened when it started on the run (the JAX script's files opened at checkpoints end
+    in their step)."""
+    return sorted(path for path in run_dir.glob("events.out.tfevents.*") if not re.search(r"\.\d{12}$", path.name))
+
+
+def test_a_second_process_on_a_run_is_refused_and_a_killed_one_leaves_no_lock(finished, tmp_path):
+    script, run_dir = finished
+    copy = copy_run(run_dir, tmp_path)
+    first = start(script, tmp_path, "--resume", str(copy), "--total-timesteps", "20000")  # a minute or more
+    run_until(first, 600)  # it holds the lock, and has written its log and a checkpoint
+    events = opened_logs(copy)
+    second = run_script(script, tmp_path, "--resume", str(copy), "--total-timesteps", "20000", check=False)
+    assert second.returncode not in (0, STOPPED)
+    assert re.fullmatch(rf"error: {re.escape(str(copy))} is in use by \S+ pid {first.pid}; .*", error_line(second))
+    assert opened_logs(copy) == events  # the refused process opened no log
+    first.kill()  # SIGKILL: no handler runs, the kernel releases the lock
+    first.wait()
+    step = checkpoint_step(copy)
+    run_script(script, tmp_path, "--resume", str(copy), "--total-timesteps", str(step + 200))
+    assert checkpoint_step(copy) == step + 200
+
+
+def test_ctrl_c_with_checkpoints_stops_at_the_episode_end_like_sigterm(finished, tmp_path):
+    script, run_dir = finished
+    copy = copy_run(run_dir, tmp_path)
+    process = start(script, tmp_path, "--resume", str(copy), "--total-timesteps", "3000")
+    seen = run_until(process, 620)
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == STOPPED and "Traceback" not in output, output
+    stopped = re.search(r"stopped at step (\d+) \(signal 2\), checkpoint saved; go on with: .* --resume", output)
+    stopped_at = int(stopped.group(1))
+    assert stopped_at % EPISODE == 0 and seen < stopped_at <= seen + EPISODE and checkpoint_step(copy) == stopped_at
+
+
+def test_a_second_ctrl_c_stops_at_once_and_leaves_the_last_checkpoint(finished, tmp_path):
+    script, run_dir = finished
+    copy = copy_run(run_dir, tmp_path)
+    process = start(script, tmp_path, "--resume", str(copy), "--total-timesteps", "3000")
+    run_until(process, 620)  # past the checkpoint at 600, 180 steps before the next episode end
+    before = snapshot(copy)["checkpoint." + ("npz" if "jax" in script.name else "pt")]
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == INTERRUPTED and "Traceback" not in output, output
+    assert "stopped at once by Ctrl-C" in output
+    after = snapshot(copy)
+    assert after["checkpoint." + ("npz" if "jax" in script.name else "pt")] == before
+    assert not [name for name in after if name.endswith(".tmp")]
+
+
+def test_ctrl_c_without_checkpoints_stops_after_the_step_with_the_log_complete(script, tmp_path):
+    process = start(script, tmp_path, "--env-id", "Pendulum-v1", "--total-timesteps", "10000", "--learning-starts",
+                    "250", "--batch-size", "64", "--eval-episodes", "0")  # fmt: skip
+    run_until(process, 600)
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == INTERRUPTED and "Traceback" not in output, output
+    stopped_at = int(re.search(r"^stopped at step (\d+) by Ctrl-C;", output, re.MULTILINE).group(1))
+    scalars = read_scalars(run_dirs(tmp_path)[0])
+    assert stopped_at - 100 < max(step for step, _ in scalars["losses/qf1_loss"]) <= stopped_at
+
+
+@pytest.mark.parametrize("version", [None, 2])  # None: a checkpoint written before they recorded their format
+def test_a_checkpoint_of_another_format_is_refused_in_one_line(finished, tmp_path, version):
+    script, run_dir = finished
+    copy = copy_run(run_dir, tmp_path)
+    set_format_version(copy, version)
+    before = snapshot(copy)
+    result = run_script(script, tmp_path, "--resume", str(copy), "--total-timesteps", "900", check=False)
+    assert result.returncode not in (0, STOPPED) and snapshot(copy) == before
+    line = error_line(result)
+    assert f"written by {script.name if version else 'this script'} of checkpoint format {version or 0}" in line
+    assert "this script reads format 1" in line
+
+
+def set_format_version(run_dir, version):
+    """Rewrite a run's checkpoint with another format version (None: without one, as before versions)."""
+
+    def changed(meta: dict) -> dict:
+        del meta["format_version"]
+        if version is None:
+            del meta["script"]
+        else:
+            meta["format_version"] = version
+        return meta
+
+    if (run_dir / "checkpoint.pt").exists():
+        torch.save(changed(torch.load(run_dir / "checkpoint.pt", weights_only=True)), run_dir / "checkpoint.pt")
+    else:
+        arrays = dict(np.load(run_dir / "checkpoint.npz"))
+        meta = json.dumps(changed(json.loads(str(arrays.pop("meta")))))
+        np.savez(run_dir / "checkpoint.npz", meta=meta, **arrays)
