@@ -68,7 +68,7 @@ the chance of a false alarm somewhere is then at most 4 x 5% (less: train and ev
 family over all four would divide the level by 4 again, which costs much power (below) for protection the
 reader gets anyway by asking for a finding in more than one table.
 
-Beside the learning curves of a sweep with variantsBeside the learning curves of a sweep with variants, rliable's figures per variant x script over all envs:
+Beside the learning curves of a sweep with variants, rliable's figures per variant x script over all envs:
 aggregate_iqm.png (the IQM with its 95% stratified-bootstrap interval, a panel per protocol) and
 performance_profiles.png (the share of runs above each score, 95% band), on final returns normalised per env
 and protocol, (return - min) / (max - min) over all runs of that env in the report, so 0 is the worst run of

@@ -216,6 +216,10 @@ def run_to_resume(task_dir: Path, log) -> Path | None:
     resumable = [run for run in runs if any((run / name).exists() for name in CHECKPOINTS)]
     for run in runs:
         if run not in resumable:
+            # a run holds the same kind of lock on its own directory: one still going (its runner killed) stays
+            if (run_lock := lock_task(run)) is None:
+                raise RuntimeError(f"{run} has no checkpoint but a run is still writing it; stop that run first")
+            run_lock.close()
             log.write(f"# removed {run.relative_to(task_dir)}: no checkpoint to resume from; starting afresh\n")
             shutil.rmtree(run)
     if len(resumable) > 1:
