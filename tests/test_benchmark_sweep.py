@@ -122,12 +122,14 @@ def test_variant_sweep_lays_out_its_variants_gives_the_reason_of_a_failure_and_r
     assert f"FAILED: {out / task('bad')}: {reason}" in first.stdout
 
     stamps = {path: path.stat().st_mtime_ns for path in out.rglob("done")}
-    added = {**VARIANTS, "worse": "--learning-rate -2"}  # started again with a new variant: appended
+    # started again with a new variant, appended: one whose run diverges, failed with the script's line as reason
+    added = {**VARIANTS, "blowup": "--learning-rate 1e30 --critic-learning-rate 1e30"}
     second = run_command(tiny_sweep(out, *variants_option(added), script_args=("--learning-rate", "0.001")))
     assert second.returncode == 1 and "4 runs in the sweep: 2 already done, 2 to run" in second.stdout, second
     assert {path: path.stat().st_mtime_ns for path in out.rglob("done")} == stamps
     assert [variant["name"] for variant in json.loads((out / "variants.json").read_text())["variants"]] == list(added)
-    assert task_dirs(out, "failed") == [task("bad"), task("worse")]
+    assert task_dirs(out, "failed") == [task("bad"), task("blowup")]
+    assert (out / task("blowup") / "failed").read_text().startswith("exit code 3: error: diverged at step 300: losses/")
 
 
 def snapshot(directory: Path) -> dict:
