@@ -352,7 +352,7 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
 
         if step > args.learning_starts + 1:  # the first update follows the actor's first action
             batch = rb.sample(args.batch_size)
-            state, metrics = update(state, batch, with_actor=step % args.policy_frequency == 0)
+            state, metrics = update(state, batch, step % args.policy_frequency == 0)  # with_actor: static
             log_losses(run, step, args.policy_frequency, metrics)
             if args.exploration_noise_type == "param" and step % 50 == 0:  # Plappert et al. adapt every 50 steps
                 param_noise_std = update_param_noise(
