@@ -107,6 +107,7 @@ import csv
 import itertools
 import json
 import math
+import sys
 import warnings
 from pathlib import Path
 from typing import NamedTuple
@@ -139,6 +140,7 @@ RUN_COLUMNS = ("env_id", "variant", "script", "protocol")  # what the rows of th
 VARIANT_COLUMNS = ("script", "protocol", "env_id", "variant")  # a variant comparison's table: its families together
 FAMILY_COLUMNS = ("script", "protocol")  # the rows of a variant comparison corrected together for multiplicity
 ADJUSTED = "holm_p"  # a corrected comparison's p-value, which then decides its verdict
+VERSIONS_FILE = "versions.jsonl"  # in a task directory: what each attempt of its run ran (sweep.py writes it)
 VARIANTS_FILE = "variants.json"  # in a sweep with variants: {"variants": [{"name": ..., "args": [...]}, ...]}
 UNFINISHED = ("failed", "stopped")  # the markers of the tasks a report leaves out, their text the reason
 LINE_STYLES = ("-", "--", ":", "-.")  # one per script, when the colours tell the variants apart
@@ -950,6 +952,61 @@ def write_variants(per_run: list, variants: list, baseline: str, styles: dict, o
     write_comparison(out / "variants", compared, VARIANT_COLUMNS, "variant", baseline, "two-sided", "", end, left_out)
 
 
+def run_versions(run: Run) -> list:
+    """The versions of the script that a run ran, one per attempt (a resumed run has several): from its task's
+    versions.jsonl, or ["unknown"] for a task that sweep.py ran before it recorded them."""
+    path = run.task_dir / VERSIONS_FILE
+    attempts = [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+    if not attempts:
+        return ["unknown (no versions.jsonl: the sweep predates it)"]
+    return list(dict.fromkeys(version_text(attempt) for attempt in attempts))
+
+
+def version_text(attempt: dict) -> str:
+    where = f"at commit {attempt['commit']}" if attempt["commit"] else "outside git"
+    changed = " with uncommitted changes" if attempt["modified"] else ""
+    return f"{attempt['script']} {where}{changed} (file sha256 {attempt['sha256']})"
+
+
+def seed_ranges(seeds: list) -> str:
+    """1 2 3 5 -> "1-3, 5"."""
+    ranges = []
+    for seed in sorted(set(seeds)):
+        if ranges and seed == ranges[-1][1] + 1:
+            ranges[-1][1] = seed
+        else:
+            ranges.append([seed, seed])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
+
+
+def write_provenance(path: Path, runs: list, argv: list):
+    """provenance.md: the command that made the report, the version of the scripts each run ran, the seeds."""
+    versions = {}
+    for run in runs:
+        for version in run_versions(run):
+            versions.setdefault(version, []).append(run)
+    groups = {}
+    for run in runs:
+        groups.setdefault((run.variant, LABELS.get(run.script, run.script), run.env_id), []).append(run.seed)
+    lines = [
+        "# What these results come from",
+        "",
+        f"Report: `python benchmark/report.py {' '.join(argv)}`, on {len(runs)} finished runs.",
+        "",
+        "Scripts (what each run ran, as sweep.py recorded it when it started or resumed the run):",
+        "",
+        *(["**More than one version of the scripts made these runs**: compare them knowingly.", ""]
+          if len(versions) > 1 else []),
+        *(f"- {version}: {len(with_it)} run{'s' * (len(with_it) != 1)}" for version, with_it in versions.items()),
+        "",
+        "| " + " | ".join(RUN_COLUMNS[:3]) + " | seeds |",
+        "|---|---|---|---|",
+        *(f"| {env} | {variant or '-'} | {script} | {seed_ranges(seeds)} |" for (variant, script, env), seeds in
+          sorted(groups.items(), key=lambda item: (item[0][2], item[0][0], item[0][1]))),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
 def print_left_out(left_out: list):
     for item in left_out:
         print(f"not in the report: {item['task']} ({item['reason']})")
@@ -1022,6 +1079,7 @@ def main(argv=None) -> int:
         test = "one-sided (NEW worse)"
         left_out += [*unfinished_tasks(args.baseline), *baseline_non_finite]
         write_comparison(args.out / "regression", regression, columns, "NEW", "baseline", test, GATE_NOTE, "", left_out)
+    write_provenance(args.out / "provenance.md", runs, argv if argv is not None else sys.argv[1:])
     print(f"{len(runs)} runs; tables, CSV and plots in {args.out}")
     print_left_out(left_out)
     return gate(regression)

@@ -1,10 +1,11 @@
 """Run a sweep of DDPG runs (scripts x envs x seeds, and variants) on this machine or as one Slurm array job.
 
 Each run gets a task directory OUT/{script}/{env_id}/seed{seed}/ holding the script's `runs/` (one run
-directory, never two), a `log.txt`, a `lock` and a marker: `done` (naming the finished run directory), `stopped`
-(stopped on a signal, to be resumed) or `failed` (its first line the reason: `exit code N: error: ...`, with the
-last `error: ` line the run printed, if any). A sweep started again skips the tasks that are done and runs the
-others.
+directory, never two), a `log.txt`, a `lock`, `versions.jsonl` (what each attempt ran: the script's sha256 and
+the git commit that last changed it, which report.py lists in provenance.md) and a marker: `done` (naming the
+finished run directory), `stopped` (stopped on a signal, to be resumed) or `failed` (its first line the reason:
+`exit code N: error: ...`, with the last `error: ` line the run printed, if any). A sweep started again skips the
+tasks that are done and runs the others.
 
 Variants (--variants NAME=ARGS ...) are named sets of script arguments, one more axis beside scripts, envs and
 seeds, e.g. `'ou=--exploration-noise-type ou'`. A variant's tasks lie in OUT/{variant}/, laid out as a sweep
@@ -55,6 +56,7 @@ A Slurm task whose task is running elsewhere ends (exit code 75) without requeue
 import argparse
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -81,6 +83,7 @@ OUTCOMES = {0: "done", STOPPED: "stopped", RUNNING_ELSEWHERE: "running elsewhere
 OUTCOMES |= {DONE_ALREADY: "done already", FAILED_ALREADY: "FAILED already"}
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 CHECKPOINTS = ("checkpoint.pt", "checkpoint.npz")  # the PyTorch script's, the JAX script's
+VERSIONS_FILE = "versions.jsonl"  # report.py reads it (what each run ran): keep its name and format
 VARIANTS_FILE = "variants.json"  # report.py tells a sweep of variants by this file: keep its name and format
 VARIANT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 # not variant names: OUT/slurm/ holds the array jobs' files, and OUT/{script}/ is a sweep without variants
@@ -227,6 +230,28 @@ def run_to_resume(task_dir: Path, log) -> Path | None:
     return resumable[0] if resumable else None
 
 
+def script_version(script: Path) -> dict:
+    """What a run runs: the script's sha256 and, in a git checkout, the last commit that changed the script and
+    whether the file differs from that commit ("modified"); commit and modified are None outside git."""
+    version = {"script": script.name, "sha256": hashlib.sha256(script.read_bytes()).hexdigest()}
+    git = ["git", "-C", str(script.parent)]
+    try:
+        last = subprocess.run([*git, "log", "-1", "--format=%H", "--", script.name], capture_output=True, text=True)
+        modified = subprocess.run([*git, "diff", "--quiet", "HEAD", "--", script.name], capture_output=True)
+    except OSError:  # no git on this machine
+        return {**version, "commit": None, "modified": None}
+    if last.returncode or not last.stdout.strip():  # not a git checkout, or the script was never committed
+        return {**version, "commit": None, "modified": None}
+    return {**version, "commit": last.stdout.strip(), "modified": modified.returncode != 0}
+
+
+def record_version(task_dir: Path, script: Path) -> None:
+    """Append what this attempt runs to TASK_DIR/versions.jsonl, a line an attempt (a resumed run has several)."""
+    line = {"time": time.strftime("%Y-%m-%d %H:%M:%S"), **script_version(script)}
+    with open(task_dir / VERSIONS_FILE, "a") as versions:
+        versions.write(json.dumps(line) + "\n")
+
+
 def start_run(command: list, cwd: Path, log, threads: int) -> int:
     """Run one command to its end, passing on the stop signals this process receives; its exit code."""
     # each run gets its share of the cores, so that parallel runs do not fight over threads
@@ -294,6 +319,7 @@ def run_locked(task: dict, task_dir: Path, threads: int) -> int:
             return mark_failed(task_dir, 1, f"error: {e}")
         command = task["command"] + (["--resume", str(resume.relative_to(task_dir))] if resume else [])
         log.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(command)}\n")
+        record_version(task_dir, Path(task["command"][1]))
         log.flush()
         start = log_path.stat().st_size  # where this attempt's output begins
         code = start_run(command, task_dir, log, threads)

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -501,3 +502,24 @@ def test_calibration_of_a_variant_study():
         assert by[(setting, "Holm")]["false_alarm"] <= by[(setting, "none")]["false_alarm"]
     assert by[("v1 better by 3 sd on every env", "Holm")]["all_envs"] >= 0.85
     assert np.isnan(by[("no difference", "Holm")]["all_envs"])
+
+
+def test_provenance_lists_each_runs_script_version_and_the_seeds(tmp_path):
+    """provenance.md: the report's command, every version of the scripts that made the runs (a run resumed under
+    another version counts under both; a task without versions.jsonl is unknown) and the seeds of each group."""
+    sweep = write_sweep(tmp_path / "sweep", {(TORCH, "Fake-v0"): [1.0, 2.0, 3.0, 4.0], (JAX, "Fake-v0"): [5.0, 6.0]})
+    shutil.rmtree(tmp_path / "sweep" / TORCH / "Fake-v0" / "seed3")
+    old, new = ({"script": f"{TORCH}.py", "sha256": sha, "commit": "c0ffee", "modified": False} for sha in "ab")
+    for seed, attempts in ((1, [old]), (2, [old, new]), (4, [{**new, "modified": True}])):
+        lines = "".join(json.dumps(attempt) + "\n" for attempt in attempts)
+        (tmp_path / "sweep" / TORCH / "Fake-v0" / f"seed{seed}" / "versions.jsonl").write_text(lines)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert report.main([sweep, "--out", str(tmp_path / "out"), *FAST]) == 0
+    provenance = (tmp_path / "out" / "provenance.md").read_text()
+    assert f"`python benchmark/report.py {sweep} --out {tmp_path / 'out'} --bootstrap-reps 200`" in provenance
+    assert "**More than one version of the scripts made these runs**" in provenance
+    assert f"- {TORCH}.py at commit c0ffee (file sha256 a): 2 runs" in provenance
+    assert f"- {TORCH}.py at commit c0ffee (file sha256 b): 1 run" in provenance
+    assert f"- {TORCH}.py at commit c0ffee with uncommitted changes (file sha256 b): 1 run" in provenance
+    assert "- unknown (no versions.jsonl: the sweep predates it): 2 runs" in provenance
+    assert "| Fake-v0 | - | PyTorch | 1-2, 4 |" in provenance and "| Fake-v0 | - | JAX | 1-2 |" in provenance

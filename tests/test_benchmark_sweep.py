@@ -1,5 +1,6 @@
 """benchmark/: sweeps with tiny budgets, here and on a real single-node Slurm cluster started by the test."""
 
+import hashlib
 import json
 import os
 import re
@@ -64,6 +65,13 @@ def test_local_sweep_runs_reports_failures_and_resumes(tmp_path):
         "| Pendulum-v1 | PyTorch | eval | 2 | 300 |" in report and "| Pendulum-v1 | JAX | train | 2 | 300 |" in report
     )
     assert (tmp_path / "report" / "Pendulum-v1.png").stat().st_size > 10_000
+    provenance = (tmp_path / "report" / "provenance.md").read_text()  # what the runs ran, recorded by the sweep
+    for script in SCRIPTS.values():
+        last_commit = subprocess.run(["git", "log", "-1", "--format=%H", "--", script.name], cwd=ROOT,
+                                     capture_output=True, text=True).stdout.strip()  # fmt: skip
+        assert f"{script.name} at commit {last_commit}" in provenance or not last_commit
+        assert f"(file sha256 {hashlib.sha256(script.read_bytes()).hexdigest()}): 2 runs" in provenance
+    assert "| Pendulum-v1 | - | JAX | 1-2 |" in provenance
 
     stamps = {path: path.stat().st_mtime for path in out.rglob("done")}
     second = sweep(out, "Pendulum-v1 NoSuchEnv-v0", check_status=1)
