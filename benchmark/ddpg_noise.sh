@@ -49,5 +49,8 @@ if [ "${SLURM:-0}" = 1 ]; then
     echo "when the array jobs are over: python benchmark/report.py $OUT --out $RESULTS"
 else
     python benchmark/report.py "$OUT" --out "$RESULTS"
+    # the command with every setting that decides the numbers (provenance.md, beside it, has the scripts' commit)
+    echo "SEEDS=$SEEDS BUDGETS=\"$BUDGETS\" COMMON_ARGS=\"$COMMON_ARGS\" CHECKPOINT_FREQUENCY=$CHECKPOINT_FREQUENCY" \
+        "WORKERS=${WORKERS:-$(nproc)} OUT=$OUT bash benchmark/ddpg_noise.sh  # on $(nproc) cores" > "$RESULTS/command.txt"
 fi
 exit $status
