@@ -293,14 +293,14 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
         probes = {"obs": saved["probe_obs"], "actions": saved["probe_actions"]}
 
     episode_over = True  # each episode starts at the top of the loop, which is also where a resumed run goes on
-    for step in run["progress"]:  # step: the env steps done once this one is
+    for global_step in run["progress"]:  # global_step: the env steps done once this one is
         if episode_over:
             obs, _ = env.reset()
             ou_noise = np.zeros_like(action_scale)
             if args.exploration_noise_type == "param":
                 perturb_actor(behaviour_actor, actor, param_noise_std, noise_rng)
 
-        if step <= args.learning_starts:
+        if global_step <= args.learning_starts:
             action = env.action_space.sample()
         else:
             with torch.no_grad():
@@ -318,30 +318,32 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
         rb.add(obs, next_obs, action, reward, terminated)
         obs, episode_over = next_obs, terminated or truncated
         if episode_over:
-            log_episode(run, info, step)
+            log_episode(run, info, global_step)
 
-        if step > args.learning_starts + 1:  # the first update follows the actor's first action
+        if global_step > args.learning_starts + 1:  # the first update follows the actor's first action
             batch = [torch.from_numpy(x).to(device) for x in rb.sample(args.batch_size)]
             qf1_loss, qf1_a_values, td_target = update_critic(
                 qf1, q_optimizer, actor_target, qf1_target, batch, args.gamma
             )
-            if step % args.policy_frequency == 0:
+            if global_step % args.policy_frequency == 0:
                 actor_loss = update_actor(actor, actor_optimizer, qf1, batch[0])
                 soft_update(actor_target, actor, args.tau)
                 soft_update(qf1_target, qf1, args.tau)
-            log_losses(run, step, args.policy_frequency, qf1_loss, qf1_a_values, td_target, actor_loss)
-            if args.exploration_noise_type == "param" and step % 50 == 0:  # Plappert et al. adapt every 50 steps
-                param_noise_std = update_param_noise(run, step, actor, batch[0], param_noise_std, args, noise_rng)
+            log_losses(run, global_step, args.policy_frequency, qf1_loss, qf1_a_values, td_target, actor_loss)
+            if args.exploration_noise_type == "param" and global_step % 50 == 0:  # Plappert et al. adapt every 50 steps
+                param_noise_std = update_param_noise(
+                    run, global_step, actor, batch[0], param_noise_std, args, noise_rng
+                )
 
-        probe_diagnostics(run, step, args, actor, qf1, rb, probes, action_scale, device)
-        evaluate_if_due(run, step, args, actor, device)
-        report_progress(run, step, args)
+        probe_diagnostics(run, global_step, args, actor, qf1, rb, probes, action_scale, device)
+        evaluate_if_due(run, global_step, args, actor, device)
+        report_progress(run, global_step, args)
         if episode_over:  # between episodes: where a checkpoint is written, and a run resumes
-            save_checkpoint_if_due(run, step, args, nets, rngs, rb, {
+            save_checkpoint_if_due(run, global_step, args, nets, rngs, rb, {
                 "episodes": env.episode_count, "param_noise_std": param_noise_std,
                 "probe_obs": probes["obs"], "probe_actions": probes["actions"],
             })  # fmt: skip
-        stop_if_interrupted(run, step, args)
+        stop_if_interrupted(run, global_step, args)
     env.close()
     finish_run(run, args, actor, qf1)
     return {**nets, "rb": rb, "rngs": rngs, "run_dir": run["dir"]}

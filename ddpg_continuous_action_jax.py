@@ -323,14 +323,14 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
         probes = {"obs": saved["probe_obs"], "actions": saved["probe_actions"]}
 
     episode_over = True  # each episode starts at the top of the loop, which is also where a resumed run goes on
-    for step in run["progress"]:  # step: the env steps done once this one is
+    for global_step in run["progress"]:  # global_step: the env steps done once this one is
         if episode_over:
             obs, _ = env.reset()
             ou_noise = np.zeros_like(action_scale)
             if args.exploration_noise_type == "param":
                 perturbed_params = perturb_actor(state["actor_params"], param_noise_std, noise_rng)
 
-        if step <= args.learning_starts:
+        if global_step <= args.learning_starts:
             action = env.action_space.sample()
         else:
             params = perturbed_params if args.exploration_noise_type == "param" else state["actor_params"]
@@ -348,26 +348,26 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
         rb.add(obs, next_obs, action, reward, terminated)
         obs, episode_over = next_obs, terminated or truncated
         if episode_over:
-            log_episode(run, info, step)
+            log_episode(run, info, global_step)
 
-        if step > args.learning_starts + 1:  # the first update follows the actor's first action
+        if global_step > args.learning_starts + 1:  # the first update follows the actor's first action
             batch = rb.sample(args.batch_size)
-            state, metrics = update(state, batch, step % args.policy_frequency == 0)  # with_actor: static
-            log_losses(run, step, args.policy_frequency, metrics)
-            if args.exploration_noise_type == "param" and step % 50 == 0:  # Plappert et al. adapt every 50 steps
+            state, metrics = update(state, batch, global_step % args.policy_frequency == 0)  # with_actor: static
+            log_losses(run, global_step, args.policy_frequency, metrics)
+            if args.exploration_noise_type == "param" and global_step % 50 == 0:  # Plappert et al. adapt every 50 steps
                 param_noise_std = update_param_noise(
-                    run, step, actor_apply, state, batch[0], param_noise_std, args, noise_rng, action_scale
+                    run, global_step, actor_apply, state, batch[0], param_noise_std, args, noise_rng, action_scale
                 )
 
-        probe_diagnostics(run, step, args, actor_apply, qf1_apply, state, rb, probes, action_scale)
-        evaluate_if_due(run, step, args, partial(actor_apply, state["actor_params"]))
-        report_progress(run, step, args)
+        probe_diagnostics(run, global_step, args, actor_apply, qf1_apply, state, rb, probes, action_scale)
+        evaluate_if_due(run, global_step, args, partial(actor_apply, state["actor_params"]))
+        report_progress(run, global_step, args)
         if episode_over:  # between episodes: where a checkpoint is written, and a run resumes
-            save_checkpoint_if_due(run, step, args, state, rngs, rb, {
+            save_checkpoint_if_due(run, global_step, args, state, rngs, rb, {
                 "episodes": env.episode_count, "param_noise_std": param_noise_std,
                 "probe_obs": probes["obs"], "probe_actions": probes["actions"],
             })  # fmt: skip
-        stop_if_interrupted(run, step, args)
+        stop_if_interrupted(run, global_step, args)
     env.close()
     finish_run(run, args, state)
     return {"state": state, "actor_optimizer": actor_optimizer, "q_optimizer": q_optimizer, "update": update,
