@@ -523,3 +523,16 @@ def test_provenance_lists_each_runs_script_version_and_the_seeds(tmp_path):
     assert f"- {TORCH}.py at commit c0ffee with uncommitted changes (file sha256 b): 1 run" in provenance
     assert "- unknown (no versions.jsonl: the sweep predates it): 2 runs" in provenance
     assert "| Fake-v0 | - | PyTorch | 1-2, 4 |" in provenance and "| Fake-v0 | - | JAX | 1-2 |" in provenance
+
+
+def test_first_success_is_the_first_training_step_above_the_threshold_per_run(tmp_path):
+    import first_success
+
+    sweep = write_sweep(tmp_path / "sweep", {(TORCH, "Fake-v0"): [0.0, 0.0, 0.0, 0.0], (JAX, "Other-v0"): [0.0]})
+    # training episodes return step / 10 + seed at steps 100, ..., 1000: above 92 from 1000 (seeds 1-2), 900 (3-4)
+    rows = first_success.first_successes(Path(sweep), "Fake-v0", 92.0)
+    assert [(row["seed"], row["first_step"]) for row in rows] == [(1, 1000), (2, 1000), (3, 900), (4, 900)]
+    never = first_success.first_successes(Path(sweep), "Fake-v0", 200.0)
+    assert [row["first_step"] for row in never] == [""] * 4
+    assert first_success.summary(rows) == [f"{TORCH}: 4 of 4 runs, first at steps 900-1000"]
+    assert first_success.main([sweep, "--env-id", "Missing-v0", "--threshold", "0", "--out", str(tmp_path / "x")]) == 1
