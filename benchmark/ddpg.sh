@@ -5,7 +5,10 @@
 #   bash benchmark/ddpg.sh                                  # here, WORKERS runs at a time
 #   SLURM=1 SBATCH_ARGS="--cpus-per-task=2 --mem=8G --time=24:00:00" bash benchmark/ddpg.sh   # one array job
 #
-# Settings (environment variables): SEEDS (3), WORKERS (runs at once; default one per core), OUT
+#   ENVS="HalfCheetah-v4 Walker2d-v4 Hopper-v4" CHECKPOINT_FREQUENCY=50000 OUT=/scratch/ddpg bash benchmark/ddpg.sh
+#
+# Settings (environment variables): ENVS (the envs, space-separated; default the six above), SEEDS (3), WORKERS
+# (runs at once; default one per core), THREADS (each run's threads here; default cores/WORKERS), OUT
 # (benchmark/runs/ddpg), SLURM (1: submit to Slurm), SBATCH_ARGS (resources, partition, account, time limit),
 # CHECKPOINT_FREQUENCY (steps between checkpoints; sweep.py's default, 100000, when unset; 0: none) and
 # TIME_LIMIT_WARNING (Slurm: seconds before the time limit at which a run checkpoints; default 300).
@@ -22,5 +25,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmark/runs/ddpg}
-ENVS="HalfCheetah-v4 Walker2d-v4 Hopper-v4 InvertedPendulum-v4 Humanoid-v4 Pusher-v5"
+ENVS=${ENVS:-"HalfCheetah-v4 Walker2d-v4 Hopper-v4 InvertedPendulum-v4 Humanoid-v4 Pusher-v5"}
 exec bash benchmark/run_sweep.sh "$OUT" "$ENVS" benchmark/results/ddpg -- --total-timesteps 1000000

@@ -16,6 +16,7 @@ if [ -n "${VARIANTS:-}" ]; then  # one a line, without the spaces around it
     mapfile -t variants < <(tr ';' '\n' <<< "$VARIANTS" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//; /^$/d')
     options+=(--variants "${variants[@]}")
 fi
+[ -n "${THREADS:-}" ] && options+=(--threads "$THREADS")
 [ -n "${CHECKPOINT_FREQUENCY:-}" ] && options+=(--checkpoint-frequency "$CHECKPOINT_FREQUENCY")
 [ -n "${TIME_LIMIT_WARNING:-}" ] && options+=(--time-limit-warning "$TIME_LIMIT_WARNING")
 [ "${SLURM:-0}" = 1 ] && options+=(--slurm "--sbatch-args=${SBATCH_ARGS:-}")

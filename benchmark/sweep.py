@@ -165,10 +165,12 @@ def make_tasks(out: Path, scripts, envs, seeds: int, script_args, checkpoint_fre
                 *variant_args, "--checkpoint-frequency", str(checkpoint_frequency),
             ],
         }  # fmt: skip
+        # seeds outermost, variants innermost: a sweep stopped halfway has about as many runs of each script, env and
+        # variant, and the first seed of every one before any second
+        for seed in range(1, seeds + 1)
         for script in dict.fromkeys(scripts)
         for env_id in dict.fromkeys(envs)
-        for seed in range(1, seeds + 1)
-        for base, variant_args in layouts  # innermost: a sweep stopped halfway has about as many runs of each
+        for base, variant_args in layouts
     ]
 
 
@@ -252,10 +254,19 @@ def record_version(task_dir: Path, script: Path) -> None:
         versions.write(json.dumps(line) + "\n")
 
 
+def thread_share(threads: int) -> dict:
+    """The environment variables that hold a run to `threads` threads in both frameworks: PyTorch's OpenMP pool, and
+    XLA's CPU pool (which otherwise takes every core, whatever OMP_NUM_THREADS says). All the cores: no XLA limit."""
+    share = {"OMP_NUM_THREADS": str(threads)}
+    if threads < (os.cpu_count() or 1):
+        share["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads={threads}"
+    return share
+
+
 def start_run(command: list, cwd: Path, log, threads: int) -> int:
     """Run one command to its end, passing on the stop signals this process receives; its exit code."""
     # each run gets its share of the cores, so that parallel runs do not fight over threads
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **thread_share(threads), "PYTHONUNBUFFERED": "1"}
     run = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
     running.add(run)
     if stop_requests:  # a signal that came while the run was starting
@@ -366,10 +377,10 @@ def exit_code(codes: list) -> int:
     return STOPPED if labels & {"stopped", "running elsewhere"} else 0
 
 
-def run_local(tasks: list, workers: int) -> int:
-    """Run the tasks on this machine, `workers` at a time; report each failure and go on. Returns the sweep's exit
-    code."""
-    threads = max(1, (os.cpu_count() or 1) // workers)
+def run_local(tasks: list, workers: int, threads: int | None = None) -> int:
+    """Run the tasks on this machine, `workers` at a time, each with `threads` threads (default: its share of the
+    cores); report each failure and go on. Returns the sweep's exit code."""
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
 
     def run(task):
         if stop_requests:
@@ -446,6 +457,9 @@ def main(argv=None) -> int:
         "--workers", type=int, default=os.cpu_count() or 1, help="runs at once (each gets cores/workers threads)"
     )
     parser.add_argument(
+        "--threads", type=int, help="threads of each run here (default: cores/workers); e.g. 1 to leave a core free"
+    )
+    parser.add_argument(
         "--checkpoint-frequency", type=int, default=100_000,
         help="steps between a run's checkpoints (at the next episode end), from which a stopped run resumes; "
         "0: none, a stopped run starts over (default: %(default)s, for 1M-step runs)",
@@ -471,6 +485,8 @@ def main(argv=None) -> int:
         return run_slurm_task(args.run_task, args.index)
     if args.out is None or not args.envs or args.seeds < 1 or args.workers < 1 or args.checkpoint_frequency < 0:
         parser.error("give --out, at least one of --envs, positive --seeds and --workers, --checkpoint-frequency >= 0")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be positive, got {args.threads}")
     names = [variant["name"] for variant in args.variants]
     if len(set(names)) < len(names):
         parser.error(f"--variants: a name given twice ({' '.join(names)})")
@@ -493,7 +509,7 @@ def main(argv=None) -> int:
         # without checkpoints a warning would only stop runs that have nothing to resume from
         warning = args.time_limit_warning if args.checkpoint_frequency else None
         return submit_slurm(pending, args.out, args.workers, shlex.split(args.sbatch_args), warning)
-    return run_local(pending, args.workers)
+    return run_local(pending, args.workers, args.threads)
 
 
 if __name__ == "__main__":
