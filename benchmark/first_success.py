@@ -12,14 +12,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import report  # noqa: E402
+from report_runs import find_runs, read_run  # noqa: E402
+from report_tables import write_csv  # noqa: E402
 
 
 def first_successes(sweep: Path, env_id: str, threshold: float) -> list:
     rows = []
-    for run in report.find_runs(sweep):
+    for run in find_runs(sweep):
         if run.env_id == env_id:
-            steps, returns = report.read_run(run.run_dir)["train"]
+            steps, returns = read_run(run.run_dir)["train"]
             above = steps[returns > threshold]
             rows.append({"variant": run.variant, "script": run.script, "seed": run.seed,
                          "first_step": int(above[0]) if above.size else ""})  # fmt: skip
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
         print(f"error: no finished run of {args.env_id} in {args.sweep}; check the sweep directory and --env-id")
         return 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report.write_csv(args.out, rows)
+    write_csv(args.out, rows)
     print("\n".join(summary(rows)))
     return 0
 

@@ -1,0 +1,124 @@
+"""Our final returns beside the published ones, for benchmark/report.py: reference.md and reference.csv, written for
+a sweep without variants that holds both scripts, a row per env that benchmark/reference_results.csv (the project's
+reference table, each value with its source) has, in that table's shape: every column one protocol."""
+
+import csv
+from pathlib import Path
+
+from report_runs import FINAL_SHARE, LABELS, PROTOCOLS, has_variants
+from report_tables import left_out_note, write_csv
+
+REFERENCE_FILE = Path(__file__).with_name("reference_results.csv")
+RETURNS = {"train": "train return", "eval": "eval return"}  # what a column header says of its protocol
+OURS = "this sweep"  # the source of our cells
+
+
+def read_reference(path: Path = REFERENCE_FILE) -> list:
+    """The published values, a row each: env, our_env (the env this project runs in its place), label (the column),
+    protocol, mean, std (None where the source gives none), seeds, steps, source and note."""
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return [
+        {**r, "mean": float(r["mean"]), "std": float(r["std"]) if r["std"] else None, "seeds": int(r["seeds"]),
+         "steps": int(r["steps"])}
+        for r in rows
+    ]  # fmt: skip
+
+
+def has_reference(per_run: list) -> bool:
+    """Whether a report compares with the published values: its runs have no variants and both scripts."""
+    return not has_variants(per_run) and set(LABELS.values()) <= {r["script"] for r in per_run}
+
+
+def reference_cells(summary: list, published: list) -> list:
+    """The cells of the reference table, in its row order: per env that both the sweep (summarise's rows) and the
+    published values have, per protocol, ours of each script (its mean, std and seeds over seeds) and the
+    published ones."""
+    published_env = {p["our_env"]: p["env"] for p in published}
+    cells = []
+    for env_id in dict.fromkeys(r["env_id"] for r in summary if r["env_id"] in published_env):
+        row = {"env_id": env_id, "published_env": published_env[env_id]}
+        for protocol in PROTOCOLS:
+            ours = {r["script"]: r for r in summary if (r["env_id"], r["protocol"]) == (env_id, protocol)}
+            cells += [
+                {**row, "column": f"ours {script}", "protocol": protocol, "source": OURS,
+                 **{key: ours[script][key] for key in ("mean", "std", "seeds", "steps")}}
+                for script in LABELS.values() if script in ours
+            ]  # fmt: skip
+            cells += [
+                {**row, "column": p["label"], "protocol": protocol,
+                 **{key: p[key] for key in ("source", "mean", "std", "seeds", "steps", "note")}}
+                for p in published if (p["our_env"], p["protocol"]) == (env_id, protocol)
+            ]  # fmt: skip
+    return cells
+
+
+def reference_columns(cells: list, published: list) -> list:
+    """(column, protocol) of the table: the train returns, then the eval returns; ours first, then the published
+    columns in the order of the published values; only those with a cell."""
+    present = {(c["column"], c["protocol"]) for c in cells}
+    names = [*(f"ours {script}" for script in LABELS.values()), *dict.fromkeys(p["label"] for p in published)]
+    return [(name, protocol) for protocol in PROTOCOLS for name in names if (name, protocol) in present]
+
+
+def cell_text(cell: dict | None, seeds: int) -> str:
+    """A cell as the reference table shows it: mean +- std, the number of seeds of ours when below `seeds`."""
+    if cell is None:
+        return "-"
+    spread = f" +- {cell['std']:.0f}" if cell["std"] is not None and cell["seeds"] > 1 else ""
+    fewer = f" (n={cell['seeds']})" if cell["source"] == OURS and cell["seeds"] < seeds else ""
+    return f"{cell['mean']:.0f}{spread}{fewer}"
+
+
+def reference_caption(seeds: int, cells: list) -> str:
+    """How our numbers are computed, above the reference table."""
+    curves = ", ".join(f"{env_id}.png" for env_id in dict.fromkeys(c["env_id"] for c in cells))
+    return (
+        f"Final returns, ours beside the published ones ({REFERENCE_FILE.name}, sources below the table). Numbers "
+        f"are comparable only under one protocol, which each column names. Ours, per run: train return, the mean "
+        f"return of the training episodes (with exploration noise) that ended in the last {FINAL_SHARE:.0%} of its "
+        f"steps; eval return, its last deterministic evaluation (noise-free actor, the mean of its episodes); at the "
+        f"steps shown. Then mean +- sample std over seeds, {seeds} seeds a cell unless it says (n=k). Only finished "
+        f"runs count (a `done` marker): runs still going, failed or stopped are not in it, nor a run whose final "
+        f"return under that protocol is not finite. A published number may be another statistic of its runs than "
+        f"ours, the value at the end of training: its source says which. Learning curves (mean over seeds, 95% "
+        f"bootstrap band): {curves}."
+    )
+
+
+def published_notes(columns: list, cells: list) -> str:
+    """Below the reference table: the source of each published column, then the notes on its envs' values."""
+    sources = {(c["column"], c["protocol"]): c["source"] for c in cells if c["source"] != OURS}
+    lines = [f"- {name} ({RETURNS[protocol]}): {sources[name, protocol]}" for name, protocol in columns
+             if (name, protocol) in sources]  # fmt: skip
+    lines += dict.fromkeys(f"- {c['env_id']}: {c['note']}" for c in cells if c.get("note"))
+    return "\nPublished values:\n\n" + "\n".join(lines) + "\n"
+
+
+def reference_table(cells: list, published: list) -> str:
+    """reference.md's caption and table, a row per env and a column per source and protocol, and the sources and
+    notes of the published values."""
+    columns = reference_columns(cells, published)
+    seeds = max(c["seeds"] for c in cells if c["source"] == OURS)
+    by_key = {(c["env_id"], c["column"], c["protocol"]): c for c in cells}
+    headers = ["env", "steps (ours)", *(f"{name} ({RETURNS[protocol]})" for name, protocol in columns)]
+    lines = [reference_caption(seeds, cells), "", "| " + " | ".join(headers) + " |", "| --- " * len(headers) + "|"]
+    for env_id, published_env in dict.fromkeys((c["env_id"], c["published_env"]) for c in cells):
+        env = env_id if env_id == published_env else f"{env_id} (published: {published_env})"
+        steps = max(c["steps"] for c in cells if c["env_id"] == env_id and c["source"] == OURS)
+        texts = [cell_text(by_key.get((env_id, *column)), seeds) for column in columns]
+        lines.append("| " + " | ".join([env, f"{steps:,}", *texts]) + " |")
+    return "\n".join(lines) + "\n" + published_notes(columns, cells)
+
+
+def write_reference(out: Path, summary: list, left_out: list):
+    """reference.md and reference.csv (a row per cell) when the sweep has an env of the published values; the
+    table on the terminal."""
+    published = read_reference()
+    cells = reference_cells(summary, published)
+    if not cells:
+        return
+    table = reference_table(cells, published)
+    (out / "reference.md").write_text(table + left_out_note(left_out))
+    write_csv(out / "reference.csv", cells)
+    print(table)

@@ -1,0 +1,168 @@
+"""The tables of benchmark/report.py: the final returns over seeds per group (results.md and .csv, runs.csv),
+the comparison tables with their notes, what a report leaves out, and provenance.md."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from report_compare import ALL_ENVS
+from report_runs import LABELS, has_variants, run_versions
+from report_stats import ADJUSTED, ALPHA, bootstrap_ci, iqm
+
+RUN_COLUMNS = ("env_id", "variant", "script", "protocol")  # what the rows of the results table tell apart
+GATE_NOTE = (
+    f' The gate (the exit code) is decided by the "{ALL_ENVS}" rows only, one per script and protocol: it fails '
+    "when one finds NEW worse. The per-env rows are information: each raises a false alarm in about 5% of cases, "
+    "so among many one often does."
+)
+
+
+def shown(rows: list) -> list:
+    """Rows as written: without the variant column when no run has a variant (a sweep without variants' files are
+    as they were before variants existed)."""
+    return rows if has_variants(rows) else [{k: v for k, v in r.items() if k != "variant"} for r in rows]
+
+
+def summarise(per_run: list) -> list:
+    """One row per env x variant x script x protocol with the statistics over seeds."""
+    rows = []
+    for key in dict.fromkeys(tuple(r[c] for c in RUN_COLUMNS) for r in per_run):
+        group = [r for r in per_run if tuple(r[c] for c in RUN_COLUMNS) == key]
+        finals = np.array([r["final_return"] for r in group])
+        low, high = bootstrap_ci(finals, iqm)
+        rows.append({
+            **dict(zip(RUN_COLUMNS, key)), "seeds": len(finals),
+            "steps": group[0]["steps"], "mean": finals.mean(), "std": finals.std(ddof=1) if len(finals) > 1 else 0.0,
+            "iqm": iqm(finals), "iqm_ci_low": low, "iqm_ci_high": high,
+        })  # fmt: skip
+    return rows
+
+
+def write_csv(path: Path, rows: list):
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(key for row in rows for key in row)))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def markdown_table(rows: list) -> str:
+    """The results table of summarise's rows, with a variant column when the runs have variants."""
+    names = [c for c in RUN_COLUMNS if c in rows[0]]
+    lines = [
+        "| " + " | ".join(c.removesuffix("_id") for c in names) + " | seeds | steps | mean +- std | IQM [95% CI] |",
+        "| --- " * (len(names) + 4) + "|",
+    ]
+    for r in rows:
+        lines.append(
+            "| " + " | ".join(str(r[c]) for c in names) + f" | {r['seeds']} | {r['steps']:,} "
+            f"| {r['mean']:.1f} +- {r['std']:.1f} | {r['iqm']:.1f} [{r['iqm_ci_low']:.1f}, {r['iqm_ci_high']:.1f}] |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def left_out_note(left_out: list) -> str:
+    """The tasks and runs a report leaves out, and why, as a paragraph for the end of a markdown file."""
+    if not left_out:
+        return ""
+    lines = "".join(f"- `{item['task']}`: {item['reason']}\n" for item in left_out)
+    return f"\nLeft out of this report (not finished, or a final return that is not finite):\n\n{lines}"
+
+
+def family_note(rows: list, baseline: str) -> str:
+    """Under a variant table: the families, their sizes and the correction."""
+    sizes = {f"{r['script']} {r['protocol']}": r["family_size"] for r in rows if "family_size" in r}
+    families = ", ".join(f"{name}: {size}" for name, size in sizes.items())
+    return (
+        f"\nMultiple comparisons: the compared rows of one script and protocol are one family ({families} "
+        f"comparisons: each variant against {baseline}, per env and, given several, over all envs). Holm p: their "
+        f"permutation p-values adjusted by Holm-Bonferroni within the family (the i-th smallest of m times "
+        f"m - i + 1, kept non-decreasing), which holds the chance of any false alarm in a family at {ALPHA} or "
+        f"below; the verdicts use it, so a p <= {ALPHA} alone may not suffice.\n"
+    )
+
+
+def comparison_table(rows: list, columns: tuple, x: str, y: str, test: str, note: str = "") -> str:
+    """The markdown table of compare_groups' rows, with a Holm p column when they were corrected."""
+    holm_column = ["Holm p"] if any(ADJUSTED in r for r in rows) else []
+    headers = [*(c.removesuffix("_id") for c in columns), f"seeds {x} vs {y}", f"P({x} > {y}) [95% CI]"]
+    lines = [
+        (
+            f"Final returns of {x} against {y} over seeds. P({x} > {y}): the probability that a run of {x} beats a "
+            f"run of {y}, and the difference of the IQMs, each with a 95% stratified-bootstrap interval (rliable); "
+            f"p: permutation test of P({x} > {y}) = 0.5, {test}. A difference is declared when the interval "
+            f'excludes 0.5 and {(holm_column or ["p"])[0]} <= {ALPHA}. Rows "{ALL_ENVS}": P({x} > {y}) averaged '
+            f"over the envs that both have (rliable's aggregate probability of improvement; seeds summed over those "
+            f"envs), its interval resampling runs within each env, p exchanging runs within each env only.{note}"
+        ),
+        "",
+        "| " + " | ".join([*headers, f"IQM {x} - {y} [95% CI]", "p", *holm_column, "verdict"]) + " |",
+        "| --- " * (len(headers) + 3 + len(holm_column)) + "|",
+    ]
+    for r in rows:
+        stats = ["", "", "", *("" for _ in holm_column)]
+        if "permutation_p" in r:
+            stats = [
+                f"{r['probability_of_improvement']:.2f} [{r['probability_low']:.2f}, {r['probability_high']:.2f}]",
+                f"{r['iqm_difference']:.1f} [{r['iqm_difference_low']:.1f}, {r['iqm_difference_high']:.1f}]"
+                if "iqm_difference" in r
+                else "",  # no IQM over envs: their returns are on different scales
+                f"{r['permutation_p']:.3g}",
+                *(f"{r[ADJUSTED]:.3g}" for _ in holm_column),
+            ]
+        cells = [*(str(r[c]) for c in columns), f"{r['x_seeds']} vs {r['y_seeds']}", *stats, r["verdict"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_comparison(path: Path, rows: list, columns: tuple, x: str, y: str, test: str, note="", end="", left_out=()):
+    """`path`.md (the table, `end` and the note on what was left out) and `path`.csv; the table and `end` on the
+    terminal (main lists what was left out once, last)."""
+    table = comparison_table(rows, columns, x, y, test, note) + end
+    path.with_suffix(".md").write_text(table + left_out_note(left_out))
+    write_csv(path.with_suffix(".csv"), rows)
+    print(table)
+
+
+def seed_ranges(seeds: list) -> str:
+    """1 2 3 5 -> "1-3, 5"."""
+    ranges = []
+    for seed in sorted(set(seeds)):
+        if ranges and seed == ranges[-1][1] + 1:
+            ranges[-1][1] = seed
+        else:
+            ranges.append([seed, seed])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
+
+
+def write_provenance(path: Path, runs: list, argv: list):
+    """provenance.md: the command that made the report, the version of the scripts each run ran, the seeds."""
+    versions = {}
+    for run in runs:
+        for version in run_versions(run):
+            versions.setdefault(version, []).append(run)
+    groups = {}
+    for run in runs:
+        groups.setdefault((run.variant, LABELS.get(run.script, run.script), run.env_id), []).append(run.seed)
+    lines = [
+        "# What these results come from",
+        "",
+        f"Report: `python benchmark/report.py {' '.join(argv)}`, on {len(runs)} finished runs.",
+        "",
+        "Scripts (what each run ran, as sweep.py recorded it when it started or resumed the run):",
+        "",
+        *(["**More than one version of the scripts made these runs**: compare them knowingly.", ""]
+          if len(versions) > 1 else []),
+        *(f"- {version}: {len(with_it)} run{'s' * (len(with_it) != 1)}" for version, with_it in versions.items()),
+        "",
+        "| " + " | ".join(RUN_COLUMNS[:3]) + " | seeds |",
+        "|---|---|---|---|",
+        *(f"| {env} | {variant or '-'} | {script} | {seed_ranges(seeds)} |" for (variant, script, env), seeds in
+          sorted(groups.items(), key=lambda item: (item[0][2], item[0][0], item[0][1]))),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def print_left_out(left_out: list):
+    for item in left_out:
+        print(f"not in the report: {item['task']} ({item['reason']})")

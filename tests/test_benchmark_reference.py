@@ -1,0 +1,135 @@
+"""benchmark/report.py's reference table (reference.md, reference.csv): the published values as SPEC.md gives them,
+and ours computed here from fake runs with known returns."""
+
+import contextlib
+import io
+import itertools
+import re
+
+import numpy as np
+import pytest
+
+from tests.test_benchmark_report import FAST, JAX, TORCH, read_csv, write_sweep, write_variant_sweep
+
+import report  # noqa: E402  (benchmark/ is on the path once tests.test_benchmark_report is imported)
+import report_reference  # noqa: E402
+from report_runs import LABELS  # noqa: E402
+
+# SPEC.md, "Reference results (1M steps, returns, 3 seeds)": its rows as written there, and its columns
+SPEC_ROWS = """
+| HalfCheetah-v4 | 10374 +- 157 | 8639 +- 1954 | 8577 | 3306 |
+| Walker2d-v4 | 1240 +- 390 | 1427 +- 105 | 3098 | 1844 |
+| Hopper-v4 | 1577 +- 819 | 1209 +- 659 | 1860 | 2020 |
+| InvertedPendulum-v4 | 643 +- 70 | 804 +- 88 | 1000 | - |
+| Humanoid-v4 | 1700 +- 694 | 1514 +- 249 | - | - |
+| Pusher-v4 | -77 +- 39 | -39 +- 4 | - | - |
+"""
+SPEC_COLUMNS = (
+    ("CleanRL PyTorch", "train"), ("CleanRL JAX", "train"),
+    ('Fujimoto "OurDDPG"', "eval"), ("Lillicrap settings, per Fujimoto", "eval"),
+)  # fmt: skip
+# the fake sweep's final evaluation returns, seeds 1, 2, ...: JAX has 2 seeds on HalfCheetah, 1 on Pusher
+EVAL_FINALS = {
+    (TORCH, "HalfCheetah-v4"): [1000.0, 2000.0, 3500.0], (JAX, "HalfCheetah-v4"): [500.0, 900.0],
+    (TORCH, "Pusher-v5"): [-50.0, -40.0, -20.0], (JAX, "Pusher-v5"): [-25.0],
+    (TORCH, "Fake-v0"): [1.0, 2.0, 3.0], (JAX, "Fake-v0"): [1.0, 2.0, 3.0],
+}  # fmt: skip
+
+
+def spec_cells() -> dict:
+    """{(env, label, protocol): (mean, std or None)} of SPEC_ROWS, without its empty cells ("-")."""
+    cells = {}
+    for line in SPEC_ROWS.strip().splitlines():
+        env, *values = [cell.strip() for cell in line.strip("|").split("|")]
+        for (label, protocol), value in zip(SPEC_COLUMNS, values, strict=True):
+            if value != "-":
+                mean, _, std = value.partition(" +- ")
+                cells[env, label, protocol] = (float(mean), float(std) if std else None)
+    return cells
+
+
+def test_the_published_values_are_the_spec_table_each_with_its_source():
+    published = report_reference.read_reference()
+    assert {(p["env"], p["label"], p["protocol"]): (p["mean"], p["std"]) for p in published} == spec_cells()
+    for p in published:
+        cleanrl = p["label"].startswith("CleanRL")
+        assert ("ddpg_continuous_action" in p["source"]) == cleanrl and p["seeds"] == (3 if cleanrl else 10)
+        assert cleanrl or ("arXiv:1802.09477" in p["source"] and "v1" in p["note"])
+        assert p["our_env"] == ("Pusher-v5" if p["env"] == "Pusher-v4" else p["env"]) and p["steps"] == 1_000_000
+    assert all("Pusher-v5" in p["note"] for p in published if p["env"] == "Pusher-v4")
+
+
+def final_values(seed: int, eval_final: float) -> dict:
+    """A fake run's final returns, from what tests.test_benchmark_report.write_run logs: training episodes at
+    steps 100, 200, ..., 1000 returning step / 10 + seed (the last 10% of 1000 steps: those at 900 and 1000), and
+    the evaluation at step 1000 last."""
+    return {"train": np.mean([900 / 10 + seed, 1000 / 10 + seed]), "eval": eval_final}
+
+
+def expected(script: str, env_id: str, protocol: str) -> tuple:
+    """Ours for one cell, computed here: the mean and sample std of the runs' final values, and their number."""
+    values = [final_values(seed, final)[protocol] for seed, final in enumerate(EVAL_FINALS[script, env_id], 1)]
+    return np.mean(values), np.std(values, ddof=1) if len(values) > 1 else 0.0, len(values)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple:
+    """The report of a sweep of both scripts on HalfCheetah-v4, Pusher-v5 and Fake-v0 (no published values):
+    reference.csv's rows by (env, column, protocol), and reference.md."""
+    tmp_path = tmp_path_factory.mktemp("reference")
+    sweep = write_sweep(tmp_path / "sweep", EVAL_FINALS)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert report.main([sweep, "--out", str(tmp_path / "out"), *FAST]) == 0
+    rows = {(r["env_id"], r["column"], r["protocol"]): r for r in read_csv(tmp_path / "out" / "reference.csv")}
+    return rows, (tmp_path / "out" / "reference.md").read_text()
+
+
+def test_ours_are_the_mean_and_std_over_seeds_of_each_runs_final_value(reference):
+    rows, _ = reference
+    for (script, env_id), protocol in itertools.product(EVAL_FINALS, ("train", "eval")):
+        if env_id != "Fake-v0":
+            row = rows[env_id, f"ours {LABELS[script]}", protocol]
+            mean, std, seeds = expected(script, env_id, protocol)
+            assert (float(row["mean"]), float(row["std"]), int(row["seeds"])) == pytest.approx((mean, std, seeds))
+    assert float(rows["Pusher-v5", "CleanRL JAX", "train"]["mean"]) == -39.0
+
+
+def test_the_table_has_a_row_per_env_with_published_values_and_names_each_protocol(reference):
+    rows, table = reference
+    assert {env_id for env_id, _, _ in rows} == {"HalfCheetah-v4", "Pusher-v5"}
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    headers = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    assert headers[:2] == ["env", "steps (ours)"]
+    assert all(re.fullmatch(r".+ \((train|eval) return\)", header) for header in headers[2:])
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| HalfCheetah-v4", "| Pusher-v5 (published: Pusher-v4)"]
+    assert "Walker2d-v4" not in table and "Fake-v0" not in table  # not in the sweep; no published values
+
+
+def cell(script: str, env_id: str, protocol: str) -> str:
+    """A cell of ours as the table should show it: mean +- std, and (n=k) below the 3 seeds of the others."""
+    mean, std, seeds = expected(script, env_id, protocol)
+    return f"{mean:.0f}" + (f" +- {std:.0f}" if seeds > 1 else "") + (f" (n={seeds})" if seeds < 3 else "")
+
+
+def test_the_cells_show_ours_with_the_seeds_of_those_not_all_in_beside_the_published(reference):
+    _, table = reference
+    cheetah = [cell(script, "HalfCheetah-v4", protocol) for protocol in ("train", "eval") for script in LABELS]
+    assert f"| HalfCheetah-v4 | 1,000 | {' | '.join(cheetah[:2])} | 10374 +- 157 | 8639 +- 1954 | " in table
+    assert f"| {' | '.join(cheetah[2:])} | 8577 | 3306 |" in table
+    assert "(n=2)" in cheetah[1] and "(n=" not in cheetah[0]
+    pusher = [cell(script, "Pusher-v5", protocol) for protocol in ("train", "eval") for script in LABELS]
+    assert f"| {' | '.join(pusher[:2])} | -77 +- 39 | -39 +- 4 | {' | '.join(pusher[2:])} | - | - |" in table
+    assert pusher[1] == "96 (n=1)"  # one run: no std
+    assert "3 seeds a cell unless it says (n=k)" in table and "HalfCheetah-v4.png, Pusher-v5.png" in table
+
+
+@pytest.mark.parametrize("variants", [False, True])
+def test_only_a_sweep_of_both_scripts_without_variants_gets_the_table(tmp_path, variants):
+    """PyTorch alone; or both scripts, as variants."""
+    finals = {(TORCH, "HalfCheetah-v4"): [1.0, 2.0]}
+    if variants:
+        finals = {(variant, script, "HalfCheetah-v4"): [1.0, 2.0] for variant in ("ou", "param") for script in LABELS}
+    sweep = write_variant_sweep(tmp_path / "sweep", finals) if variants else write_sweep(tmp_path / "sweep", finals)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert report.main([sweep, "--out", str(tmp_path / "out"), *FAST]) == 0
+    assert (tmp_path / "out" / "results.md").exists() and not (tmp_path / "out" / "reference.md").exists()
