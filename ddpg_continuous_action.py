@@ -129,6 +129,8 @@ def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: 
         raise ValueError(f"{env_id} has a {env.action_space} action space; DDPG needs continuous (Box) actions")
     if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
         raise ValueError(f"{env_id} has a {env.observation_space} observation space; this script needs a flat Box")
+    if not (np.isfinite(env.action_space.low).all() and np.isfinite(env.action_space.high).all()):
+        raise ValueError(f"{env_id} has unbounded actions ({env.action_space}); the actor's tanh needs finite bounds")
     env.reset(seed=seed)  # seeds the env's generator, from which every later reset draws (a checkpoint saves it)
     if capture_video:
         env = gym.wrappers.RecordVideo(env, video_folder)
@@ -260,14 +262,14 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float):
 def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
     """DDPG for args.total_timesteps env steps (from a checkpoint's step when given); returns what the run built."""
     torch.backends.cudnn.deterministic = args.torch_deterministic
-    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    device = torch.device(device_name(args))
     # one numpy generator per use, drawn in the same order in both scripts: one seed gives both scripts one run
     init_seed, noise_seed, buffer_seed = np.random.SeedSequence(args.seed).spawn(3)
     run = open_run(args, checkpoint)  # appendix: every check, then the run directory, its log and the eval env
     env = make_env(args.env_id, args.seed, args.capture_video, os.path.join(run["dir"], "videos"), run["episodes"])
 
     init_rng = np.random.default_rng(init_seed)
-    actor = Actor(env, args.hidden_sizes, args.actor_layer_norm).to(device)
+    actor = Actor(env, args.hidden_sizes, actor_layer_norm(args)).to(device)
     qf1 = QNetwork(env, args.hidden_sizes, args.critic_layer_norm, args.critic_action_layer).to(device)
     init_params(actor, init_rng, args.final_layer_init)
     init_params(qf1, init_rng, args.final_layer_init)
@@ -356,8 +358,17 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
 PAPER = dict(
     hidden_sizes=(400, 300), critic_action_layer=2, final_layer_init=3e-3, learning_rate=1e-4,
     critic_learning_rate=1e-3, critic_weight_decay=1e-2, batch_size=64, tau=0.001, exploration_noise_type="ou",
-    ou_theta=0.15, ou_sigma=0.2,
+    ou_theta=0.15, ou_sigma=0.2, policy_frequency=1, learning_starts=0,
 )  # fmt: skip
+# Algorithm 1 updates the critic, the actor and both targets at every step, and acts with the actor plus noise from
+# the first step (no random warm-up); it samples a minibatch from whatever the buffer holds, so the first update,
+# at step 2, draws its 64 transitions from the first two.
+
+
+def actor_layer_norm(args: Args) -> bool:
+    """LayerNorm in the actor: when asked for, and always under parameter noise (Plappert et al.: it puts every
+    layer on one scale, so that one perturbation scale suits them all)."""
+    return args.actor_layer_norm or args.exploration_noise_type == "param"
 
 
 def ou_step(noise: np.ndarray, theta: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
@@ -372,7 +383,7 @@ def perturb_actor(perturbed_actor: Actor, actor: Actor, std: float, rng: np.rand
         for (name, param), perturbed in zip(actor.named_parameters(), perturbed_actor.parameters()):
             if not name.startswith("ln"):
                 noise = std * rng.standard_normal(param.shape[::-1]).T
-                param = param + torch.from_numpy(noise.astype(np.float32))
+                param = param + torch.from_numpy(noise.astype(np.float32)).to(param.device)
             perturbed.copy_(param)
 
 
@@ -434,12 +445,17 @@ def evaluate(actor: Actor, env: gym.Env, episodes: int, seed: int, device) -> li
 
 def evaluate_if_due(run: dict, step: int, args: Args, actor: Actor, device):
     """Fujimoto et al.'s protocol: every --eval-frequency steps and at the end, the mean return of --eval-episodes
-    episodes of the noise-free actor on an env of its own, always from the same initial states."""
+    episodes of the noise-free actor on an env of its own, always from the same initial states. (While a stop is
+    pending, an evaluation is deferred to the resumed run: see `defer_evaluation`.)"""
+    evaluate_deferred(run, step, args, actor, device)
     due = (args.eval_frequency and step % args.eval_frequency == 0) or step == args.total_timesteps
-    if args.eval_episodes and due:
-        returns = evaluate(actor, run["eval_env"], args.eval_episodes, run["eval_seed"], device)
-        run["writer"].add_scalar("eval/episodic_return", np.mean(returns), step)
-        tqdm.write(f"step {step}: eval episodic returns {[round(r, 2) for r in returns]}; mean {np.mean(returns):.2f}")
+    if args.eval_episodes and due and not defer_evaluation(run, step, args, actor):
+        log_evaluation(run, step, evaluate(actor, run["eval_env"], args.eval_episodes, run["eval_seed"], device))
+
+
+def log_evaluation(run: dict, step: int, returns: list):
+    run["writer"].add_scalar("eval/episodic_return", np.mean(returns), step)
+    tqdm.write(f"step {step}: eval episodic returns {[round(r, 2) for r in returns]}; mean {np.mean(returns):.2f}")
 
 
 # ---- Appendix: run machinery (argument and machine checks, the run's directory and logs, checkpoints and
@@ -449,10 +465,9 @@ STOPPED = 75  # the exit code of a run stopped by a signal after saving its chec
 DIVERGED = 3  # the exit code of a run whose losses, Q-values or weights are no longer finite
 INTERRUPTED = 130  # the exit code of a run stopped by Ctrl-C with no checkpoint to save (128 + SIGINT, as shells say)
 CHECKPOINT_FORMAT = 1  # the layout of what a checkpoint holds: a checkpoint of another format is refused
-# what a resumed run may change: none of it changes what the run learns
+# what a resumed run may change: none of it changes what the run learns (the device does: see resume_error)
 RESUMABLE = {"total_timesteps", "track", "wandb_project_name", "wandb_entity", "capture_video", "save_model",
-             "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume", "cuda",
-             "torch_deterministic"}  # fmt: skip
+             "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume"}  # fmt: skip
 BUFFER_FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations")
 
 
@@ -464,12 +479,15 @@ def parse_args() -> Tuple[Args, Optional[dict]]:
         checkpoint = load_checkpoint(args.resume)
         saved = Args(**checkpoint["args"])
         args = tyro.cli(Args, default=replace(saved, resume=args.resume))
-        if error := resume_error(args, saved, checkpoint["step"]):
+        if error := resume_error(args, checkpoint):
             sys.exit(f"error: --resume {args.resume}: {error}")
+        if warning := device_warning(args, checkpoint):
+            print(warning, file=sys.stderr)
     elif args.paper:  # parse again with the paper's values as defaults, so that flags given beside --paper win
         args = tyro.cli(Args, default=replace(Args(), **PAPER, paper=True))
-    if args.exploration_noise_type == "param":
-        args.actor_layer_norm = True  # parameter noise needs comparable scales across layers
+    if args.exploration_noise_type == "param" and "--no-actor-layer-norm" in sys.argv:
+        sys.exit("error: --exploration-noise-type param always perturbs an actor with LayerNorm (Plappert et al.); "
+                 "drop --no-actor-layer-norm")  # fmt: skip
     if error := args_error(args):
         sys.exit(f"error: {error}")
     os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for --capture-video
@@ -504,15 +522,18 @@ def args_error(args: Args) -> Optional[str]:
             f"--batch-size ({args.batch_size}) is larger than --buffer-size ({args.buffer_size}); "
             "lower it or grow the buffer"
         )
-    if args.learning_starts >= args.total_timesteps:
+    if args.learning_starts + 2 > args.total_timesteps:  # the first update comes after the actor's first action
         return (
-            f"--learning-starts ({args.learning_starts}) is not below --total-timesteps ({args.total_timesteps}), "
-            "so no gradient step would run; lower it or train longer"
+            f"--learning-starts ({args.learning_starts}) with --total-timesteps ({args.total_timesteps}): no gradient "
+            f"step would run (the first is at step learning-starts + 2); lower it or train longer"
         )
     if not args.exp_name or "/" in args.exp_name or os.sep in args.exp_name:
         return f"--exp-name must be a name without '/' (it names the run directory), got {args.exp_name!r}"
     if args.load_model and args.resume:
         return "--load-model evaluates a saved model and --resume continues a run: give one of them"
+    for flag, path in (("--load-model", args.load_model), ("--resume", args.resume)):
+        if path == "":
+            return f"{flag} is empty (a shell variable that was never set?); give the path"
     return None
 
 
@@ -559,8 +580,8 @@ def machine_error(args: Args, env: gym.Env, run_dir: str) -> Optional[str]:
         return f"cannot write the run directory {run_dir}: {directory} is not a writable directory"
     if error := room_error(args, env, directory):
         return error
-    if args.checkpoint_frequency and env.spec.max_episode_steps is None:
-        return f"--checkpoint-frequency: checkpoints are written at episode ends, and {args.env_id} has no time limit"
+    if error := time_limit_error(args, env):
+        return error
     if args.track and os.environ.get("WANDB_MODE", "online") not in ("offline", "disabled", "dryrun"):
         import wandb
 
@@ -574,6 +595,19 @@ def machine_error(args: Args, env: gym.Env, run_dir: str) -> Optional[str]:
         except Exception as e:  # whatever the renderer raises: no display, no EGL, a bad MUJOCO_GL
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             return f"--capture-video: {args.env_id} cannot render here ({reason}); try MUJOCO_GL=egl or osmesa"
+    return None
+
+
+def time_limit_error(args: Args, env: gym.Env) -> Optional[str]:
+    """What cannot work in an env whose episodes may never end: checkpoints (written at episode ends) and evaluation
+    (of whole episodes)."""
+    if env.spec.max_episode_steps is not None:
+        return None
+    if args.checkpoint_frequency and not args.load_model:
+        return f"--checkpoint-frequency: checkpoints are written at episode ends, and {env.spec.id} has no time limit"
+    if args.eval_episodes:
+        return (f"--eval-episodes: an evaluation runs whole episodes, and {env.spec.id} has no time limit, so one may "
+                "never end; give --eval-episodes 0, or register the env with max_episode_steps")  # fmt: skip
     return None
 
 
@@ -596,15 +630,17 @@ def open_run(args: Args, checkpoint: Optional[dict]) -> dict:
     start_step = checkpoint["step"] if checkpoint else 0
     run = {"dir": run_dir, "eval_env": eval_env, "eval_seed": eval_seed, "start_step": start_step,
            "episodes": checkpoint["episodes"] if checkpoint else 0, "episodic_return": float("nan"),
-           "wandb_id": checkpoint["wandb_id"] if checkpoint else None, "stop_signals": [],
+           "wandb_id": checkpoint["wandb_id"] if checkpoint else None, "wandb_run": None, "stop_signals": [],
+           "deferred_evaluations": checkpoint.get("deferred_evaluations", []) if checkpoint else [],
            "lock": lock_run_dir(run_dir, new=not checkpoint)}  # fmt: skip
     if args.track:
         import wandb
 
-        wandb_run = wandb.init(project=args.wandb_project_name, entity=args.wandb_entity,
-                               name=os.path.basename(os.path.normpath(run_dir)), config=asdict(args),
-                               sync_tensorboard=True, save_code=True, id=run["wandb_id"], resume="allow")  # fmt: skip
-        run["wandb_id"] = wandb_run.id  # saved in checkpoints: a resumed run goes on in the same W&B run
+        run["wandb_run"] = wandb.init(project=args.wandb_project_name, entity=args.wandb_entity,
+                                      name=os.path.basename(os.path.normpath(run_dir)), config=asdict(args),
+                                      sync_tensorboard=True, save_code=True, id=run["wandb_id"],
+                                      resume="allow")  # fmt: skip
+        run["wandb_id"] = run["wandb_run"].id  # saved in checkpoints: a resumed run goes on in the same W&B run
     # a resumed run hides what a killed run logged after its checkpoint: TensorBoard drops steps >= purge_step
     run["writer"] = SummaryWriter(run_dir, purge_step=start_step + 1 if checkpoint else None)
     if not checkpoint:
@@ -660,19 +696,27 @@ def ask_to_stop(run: dict, signum: int):
 def stop_if_interrupted(run: dict, step: int, args: Args):
     """Ctrl-C on a run without checkpoints: stop after this step, with the TensorBoard log written out."""
     if run["stop_signals"] and not args.checkpoint_frequency:
-        run["writer"].close()
-        print(f"stopped at step {step} by Ctrl-C; its log in {run['dir']} is complete up to it (a run without "
-              "checkpoints cannot go on: --checkpoint-frequency N makes one resumable)", file=sys.stderr)  # fmt: skip
-        sys.exit(INTERRUPTED)
+        exit_run(run, INTERRUPTED, f"stopped at step {step} by Ctrl-C; its log in {run['dir']} is complete up to it "
+                 "(a run without checkpoints cannot go on: --checkpoint-frequency N makes one resumable)")  # fmt: skip
 
 
 def stop_diverged(run: dict, step: int, what: str):
     """Stop a run whose losses or weights are no longer finite: training on would only waste the allocation."""
-    run["writer"].close()
     last = f"step {run['last_checkpoint']}" if run["last_checkpoint"] else "none"
-    print(f"error: diverged at step {step}: {what}; lower --learning-rate and --critic-learning-rate, or try "
-          f"--critic-layer-norm (last checkpoint, the last good state: {last})", file=sys.stderr)  # fmt: skip
-    sys.exit(DIVERGED)
+    exit_run(run, DIVERGED, f"error: diverged at step {step}: {what}; lower --learning-rate and "
+             f"--critic-learning-rate, or try --critic-layer-norm (last checkpoint, the last good state: {last})")
+
+
+def exit_run(run: dict, code: int, message: str):
+    """End a run before its last step: its TensorBoard log closed, its W&B run finished with the exit code (a run
+    stopped to be resumed marked as preempted, which W&B shows apart from a crash), one line, the exit code."""
+    run["writer"].close()
+    if run["wandb_run"] is not None:
+        if code == STOPPED:
+            run["wandb_run"].mark_preempting()
+        run["wandb_run"].finish(exit_code=code)
+    print(message, file=sys.stdout if code == STOPPED else sys.stderr, flush=True)
+    sys.exit(code)
 
 
 def log_episode(run: dict, info: dict, step: int):
@@ -727,14 +771,37 @@ def save_checkpoint_if_due(run: dict, step: int, args: Args, nets: dict, rngs: d
     if not all(torch.isfinite(param).all() for param in weights):  # the last checkpoint stays the last good state
         stop_diverged(run, step, "the networks' weights are not finite")
     run["writer"].flush()  # every event up to this step is on disk before the checkpoint that resumes after it
-    run_state = {"args": asdict(args), "episodic_return": run["episodic_return"], "wandb_id": run["wandb_id"]}
+    run_state = {"args": asdict(args), "episodic_return": run["episodic_return"], "wandb_id": run["wandb_id"],
+                 "device": device_name(args), "deferred_evaluations": run["deferred_evaluations"]}  # fmt: skip
     save_checkpoint(run["dir"], step, nets, rngs, rb, {**run_state, **loop})
     run["last_checkpoint"] = step
-    if run["stop_signals"]:
-        run["writer"].close()
-        print(f"stopped at step {step} (signal {run['stop_signals'][0]}), checkpoint saved; go on with: "
-              f"python {sys.argv[0]} --resume {run['dir']}", flush=True)  # fmt: skip
-        sys.exit(STOPPED)
+    if run["stop_signals"] and step < args.total_timesteps:  # at the last step, the run ends as usual
+        exit_run(run, STOPPED, f"stopped at step {step} (signal {run['stop_signals'][0]}), checkpoint saved; go on "
+                 f"with: python {sys.argv[0]} --resume {run['dir']}")  # fmt: skip
+
+
+def defer_evaluation(run: dict, step: int, args: Args, actor: Actor) -> bool:
+    """While a stop is pending, an evaluation that falls due (seconds, on a long-lived env) would delay the stop past
+    Slurm's grace time: the checkpoint takes a copy of the actor instead, and the resumed run evaluates that copy,
+    logged at this step, which gives the numbers the evaluation would have given now. True if deferred."""
+    if not (run["stop_signals"] and args.checkpoint_frequency) or step == args.total_timesteps:
+        return False
+    actor_state = {name: tensor.detach().cpu().clone() for name, tensor in actor.state_dict().items()}
+    run["deferred_evaluations"].append({"step": step, "actor": actor_state})
+    return True
+
+
+def evaluate_deferred(run: dict, step: int, args: Args, actor: Actor, device):
+    """A resumed run's first act: the evaluations its stop deferred, of the actor as it was then (or the last act of a
+    run whose stop came at its end)."""
+    if not run["deferred_evaluations"] or (run["stop_signals"] and step < args.total_timesteps):
+        return
+    deferred_actor = copy.deepcopy(actor)
+    for deferred in run["deferred_evaluations"]:
+        deferred_actor.load_state_dict(deferred["actor"])
+        log_evaluation(run, deferred["step"], evaluate(deferred_actor, run["eval_env"], args.eval_episodes,
+                                                       run["eval_seed"], device))  # fmt: skip
+    run["deferred_evaluations"] = []
 
 
 def finish_run(run: dict, args: Args, actor: Actor, qf1: QNetwork):
@@ -746,10 +813,8 @@ def finish_run(run: dict, args: Args, actor: Actor, qf1: QNetwork):
         torch.save({"actor": actor.state_dict(), "qf1": qf1.state_dict(), "args": asdict(args)}, model_path)
         print(f"model saved to {model_path}; evaluate it with: python {sys.argv[0]} --load-model {model_path}")
     run["writer"].close()
-    if args.track:
-        import wandb
-
-        wandb.finish()
+    if run["wandb_run"] is not None:
+        run["wandb_run"].finish()
 
 
 def save_checkpoint(run_dir: str, step: int, nets: dict, rngs: dict, rb: ReplayBuffer, extra: dict):
@@ -773,7 +838,7 @@ def save_checkpoint(run_dir: str, step: int, nets: dict, rngs: dict, rb: ReplayB
     except BaseException as e:  # a failed write, or a second Ctrl-C during it: the previous checkpoint stays
         if os.path.exists(path + ".tmp"):
             os.remove(path + ".tmp")
-        if not isinstance(e, (OSError, RuntimeError)):
+        if not isinstance(e, (OSError, RuntimeError)):  # a failed write: the OS's error, or the serialiser's
             raise
         then = f"the previous checkpoint is intact: free space, then --resume {run_dir}" if os.path.exists(path) else ""
         sys.exit(f"error: cannot write a checkpoint at step {step} ({e}); {then or 'free space and start again'}")
@@ -808,14 +873,31 @@ def checked_format(checkpoint: dict, run_dir: str) -> dict:
     return checkpoint
 
 
-def resume_error(args: Args, saved: Args, step: int) -> Optional[str]:
-    """The first setting of a resumed run that differs from the run's own and would change what it learns."""
+def resume_error(args: Args, checkpoint: dict) -> Optional[str]:
+    """The first setting of a resumed run that differs from the run's own and would change what it learns. (A run
+    that goes on on another device goes on with a warning: see parse_args.)"""
+    saved, step = Args(**checkpoint["args"]), checkpoint["step"]
     for name, value in asdict(args).items():
         if name not in RESUMABLE and value != getattr(saved, name):
             flag = f"--{name.replace('_', '-')}"
             return f"{flag} {value} differs from the run's {getattr(saved, name)}; a resumed run keeps its settings"
     if args.total_timesteps <= step:
         return f"--total-timesteps {args.total_timesteps}: the run is at step {step} already; give more to go on"
+    return None
+
+
+def device_name(args: Args) -> str:
+    return "cuda" if torch.cuda.is_available() and args.cuda else "cpu"
+
+
+def device_warning(args: Args, checkpoint: dict) -> Optional[str]:
+    """A run that trained on one device and goes on on another (a GPU job requeued onto a CPU node) goes on, but its
+    numbers are no longer those it would have had: float rounding differs between devices. Checkpoints written
+    before they recorded the device say nothing."""
+    trained_on = checkpoint.get("device", device_name(args))
+    if trained_on != device_name(args):
+        return (f"warning: --resume {args.resume}: the run trained on {trained_on} and goes on on {device_name(args)} "
+                f"here; it goes on, but not bit for bit as it would have on {trained_on}")  # fmt: skip
     return None
 
 
@@ -830,14 +912,14 @@ def restore_checkpoint(checkpoint: dict, nets: dict, rngs: dict, rb: ReplayBuffe
         stored = checkpoint["buffer"][name].numpy()
         getattr(rb, name)[: len(stored)] = stored
     # one transition per env step: `step` of them were added, the oldest overwritten once the buffer was full
-    rb.pos, rb.size = checkpoint["step"] % rb.capacity, len(checkpoint["buffer"]["rewards"])
+    rb.pos, rb.size = checkpoint["step"] % rb.capacity, len(stored)
     rest = {key: value for key, value in checkpoint.items() if key not in ("nets", "rngs", "buffer")}
     return nets, {key: value.numpy() if isinstance(value, torch.Tensor) else value for key, value in rest.items()}
 
 
 def evaluate_saved_model(args: Args):
     """--load-model: evaluate a saved actor as the end of its training run did (same env, same evaluation seeds)."""
-    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    device = torch.device(device_name(args))
     try:
         saved_model = torch.load(args.load_model, map_location=device, weights_only=True)
         saved = Args(**saved_model["args"])
@@ -848,9 +930,11 @@ def evaluate_saved_model(args: Args):
             reason = "a model of the JAX script: evaluate it with ddpg_continuous_action_jax.py"
         reason = reason if os.path.isfile(args.load_model) else "no file"
         sys.exit(f"error: --load-model {args.load_model}: {reason}")
-    eval_seed = args.seed + 10_000  # as in training
+    eval_seed = saved.seed + 10_000  # the run's own, as in training
     eval_env = make_env(saved.env_id, eval_seed)
-    actor = Actor(eval_env, saved.hidden_sizes, saved.actor_layer_norm).to(device)
+    if error := time_limit_error(args, eval_env):
+        sys.exit(f"error: {error}")
+    actor = Actor(eval_env, saved.hidden_sizes, actor_layer_norm(saved)).to(device)
     actor.load_state_dict(actor_state)
     returns = evaluate(actor, eval_env, args.eval_episodes, eval_seed, device)
     print(f"{saved.env_id}: eval episodic returns {[round(r, 2) for r in returns]}")

@@ -32,6 +32,7 @@ from typing import Literal, Optional, Tuple
 
 import flax.linen as nn
 import flax.serialization
+import flax.traverse_util
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
@@ -129,6 +130,8 @@ def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: 
         raise ValueError(f"{env_id} has a {env.action_space} action space; DDPG needs continuous (Box) actions")
     if not isinstance(env.observation_space, gym.spaces.Box) or len(env.observation_space.shape) != 1:
         raise ValueError(f"{env_id} has a {env.observation_space} observation space; this script needs a flat Box")
+    if not (np.isfinite(env.action_space.low).all() and np.isfinite(env.action_space.high).all()):
+        raise ValueError(f"{env_id} has unbounded actions ({env.action_space}); the actor's tanh needs finite bounds")
     env.reset(seed=seed)  # seeds the env's generator, from which every later reset draws (a checkpoint saves it)
     if capture_video:
         env = gym.wrappers.RecordVideo(env, video_folder)
@@ -291,13 +294,16 @@ def make_update(actor: Actor, qf1: QNetwork, actor_optimizer, q_optimizer, gamma
 
 def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
     """DDPG for args.total_timesteps env steps (from a checkpoint's step when given); returns what the run built."""
+    # on recent GPUs XLA multiplies float32 matrices in TF32 (10-bit mantissa) unless told otherwise, and PyTorch does
+    # not: full float32 in both, so that one seed gives both scripts one run there too (no effect on a CPU)
+    jax.config.update("jax_default_matmul_precision", "float32")
     # one numpy generator per use, drawn in the same order in both scripts: one seed gives both scripts one run
     init_seed, noise_seed, buffer_seed = np.random.SeedSequence(args.seed).spawn(3)
     run = open_run(args, checkpoint)  # appendix: every check, then the run directory, its log and the eval env
     env = make_env(args.env_id, args.seed, args.capture_video, os.path.join(run["dir"], "videos"), run["episodes"])
 
     init_rng = np.random.default_rng(init_seed)
-    actor = make_actor(env, args.hidden_sizes, args.actor_layer_norm)
+    actor = make_actor(env, args.hidden_sizes, actor_layer_norm(args))
     qf1 = QNetwork(args.hidden_sizes, args.critic_layer_norm, args.critic_action_layer)
     obs_zeros, action_zeros = np.zeros(env.observation_space.shape), np.zeros(env.action_space.shape)  # for shapes
     actor_params = init_params(actor, init_rng, args.final_layer_init, obs_zeros)
@@ -360,7 +366,7 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
                 )
 
         probe_diagnostics(run, global_step, args, actor_apply, qf1_apply, state, rb, probes, action_scale)
-        evaluate_if_due(run, global_step, args, partial(actor_apply, state["actor_params"]))
+        evaluate_if_due(run, global_step, args, actor_apply, state["actor_params"])
         report_progress(run, global_step, args)
         if episode_over:  # between episodes: where a checkpoint is written, and a run resumes
             save_checkpoint_if_due(run, global_step, args, state, rngs, rb, {
@@ -381,8 +387,17 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
 PAPER = dict(
     hidden_sizes=(400, 300), critic_action_layer=2, final_layer_init=3e-3, learning_rate=1e-4,
     critic_learning_rate=1e-3, critic_weight_decay=1e-2, batch_size=64, tau=0.001, exploration_noise_type="ou",
-    ou_theta=0.15, ou_sigma=0.2,
+    ou_theta=0.15, ou_sigma=0.2, policy_frequency=1, learning_starts=0,
 )  # fmt: skip
+# Algorithm 1 updates the critic, the actor and both targets at every step, and acts with the actor plus noise from
+# the first step (no random warm-up); it samples a minibatch from whatever the buffer holds, so the first update,
+# at step 2, draws its 64 transitions from the first two.
+
+
+def actor_layer_norm(args: Args) -> bool:
+    """LayerNorm in the actor: when asked for, and always under parameter noise (Plappert et al.: it puts every
+    layer on one scale, so that one perturbation scale suits them all)."""
+    return args.actor_layer_norm or args.exploration_noise_type == "param"
 
 
 def ou_step(noise: np.ndarray, theta: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
@@ -452,14 +467,20 @@ def evaluate(actor_fn, env: gym.Env, episodes: int, seed: int) -> list:
     return returns
 
 
-def evaluate_if_due(run: dict, step: int, args: Args, actor_fn):
+def evaluate_if_due(run: dict, step: int, args: Args, actor_apply, actor_params):
     """Fujimoto et al.'s protocol: every --eval-frequency steps and at the end, the mean return of --eval-episodes
-    episodes of the noise-free actor on an env of its own, always from the same initial states."""
+    episodes of the noise-free actor on an env of its own, always from the same initial states. (While a stop is
+    pending, an evaluation is deferred to the resumed run: see `defer_evaluation`.)"""
+    evaluate_deferred(run, step, args, actor_apply)
     due = (args.eval_frequency and step % args.eval_frequency == 0) or step == args.total_timesteps
-    if args.eval_episodes and due:
-        returns = evaluate(actor_fn, run["eval_env"], args.eval_episodes, run["eval_seed"])
-        run["writer"].add_scalar("eval/episodic_return", np.mean(returns), step)
-        tqdm.write(f"step {step}: eval episodic returns {[round(r, 2) for r in returns]}; mean {np.mean(returns):.2f}")
+    if args.eval_episodes and due and not defer_evaluation(run, step, args, actor_params):
+        returns = evaluate(partial(actor_apply, actor_params), run["eval_env"], args.eval_episodes, run["eval_seed"])
+        log_evaluation(run, step, returns)
+
+
+def log_evaluation(run: dict, step: int, returns: list):
+    run["writer"].add_scalar("eval/episodic_return", np.mean(returns), step)
+    tqdm.write(f"step {step}: eval episodic returns {[round(r, 2) for r in returns]}; mean {np.mean(returns):.2f}")
 
 
 # ---- Appendix: run machinery (argument and machine checks, the run's directory and logs, checkpoints and
@@ -469,7 +490,7 @@ STOPPED = 75  # the exit code of a run stopped by a signal after saving its chec
 DIVERGED = 3  # the exit code of a run whose losses, Q-values or weights are no longer finite
 INTERRUPTED = 130  # the exit code of a run stopped by Ctrl-C with no checkpoint to save (128 + SIGINT, as shells say)
 CHECKPOINT_FORMAT = 1  # the layout of what a checkpoint holds: a checkpoint of another format is refused
-# what a resumed run may change: none of it changes what the run learns
+# what a resumed run may change: none of it changes what the run learns (the device does: see resume_error)
 RESUMABLE = {"total_timesteps", "track", "wandb_project_name", "wandb_entity", "capture_video", "save_model",
              "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume"}  # fmt: skip
 BUFFER_FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations")
@@ -483,12 +504,15 @@ def parse_args() -> Tuple[Args, Optional[dict]]:
         checkpoint = load_checkpoint(args.resume)
         saved = Args(**checkpoint["args"])
         args = tyro.cli(Args, default=replace(saved, resume=args.resume))
-        if error := resume_error(args, saved, checkpoint["step"]):
+        if error := resume_error(args, checkpoint):
             sys.exit(f"error: --resume {args.resume}: {error}")
+        if warning := device_warning(args, checkpoint):
+            print(warning, file=sys.stderr)
     elif args.paper:  # parse again with the paper's values as defaults, so that flags given beside --paper win
         args = tyro.cli(Args, default=replace(Args(), **PAPER, paper=True))
-    if args.exploration_noise_type == "param":
-        args.actor_layer_norm = True  # parameter noise needs comparable scales across layers
+    if args.exploration_noise_type == "param" and "--no-actor-layer-norm" in sys.argv:
+        sys.exit("error: --exploration-noise-type param always perturbs an actor with LayerNorm (Plappert et al.); "
+                 "drop --no-actor-layer-norm")  # fmt: skip
     if error := args_error(args):
         sys.exit(f"error: {error}")
     os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for --capture-video
@@ -523,15 +547,18 @@ def args_error(args: Args) -> Optional[str]:
             f"--batch-size ({args.batch_size}) is larger than --buffer-size ({args.buffer_size}); "
             "lower it or grow the buffer"
         )
-    if args.learning_starts >= args.total_timesteps:
+    if args.learning_starts + 2 > args.total_timesteps:  # the first update comes after the actor's first action
         return (
-            f"--learning-starts ({args.learning_starts}) is not below --total-timesteps ({args.total_timesteps}), "
-            "so no gradient step would run; lower it or train longer"
+            f"--learning-starts ({args.learning_starts}) with --total-timesteps ({args.total_timesteps}): no gradient "
+            f"step would run (the first is at step learning-starts + 2); lower it or train longer"
         )
     if not args.exp_name or "/" in args.exp_name or os.sep in args.exp_name:
         return f"--exp-name must be a name without '/' (it names the run directory), got {args.exp_name!r}"
     if args.load_model and args.resume:
         return "--load-model evaluates a saved model and --resume continues a run: give one of them"
+    for flag, path in (("--load-model", args.load_model), ("--resume", args.resume)):
+        if path == "":
+            return f"{flag} is empty (a shell variable that was never set?); give the path"
     return None
 
 
@@ -578,8 +605,8 @@ def machine_error(args: Args, env: gym.Env, run_dir: str) -> Optional[str]:
         return f"cannot write the run directory {run_dir}: {directory} is not a writable directory"
     if error := room_error(args, env, directory):
         return error
-    if args.checkpoint_frequency and env.spec.max_episode_steps is None:
-        return f"--checkpoint-frequency: checkpoints are written at episode ends, and {args.env_id} has no time limit"
+    if error := time_limit_error(args, env):
+        return error
     if args.track and os.environ.get("WANDB_MODE", "online") not in ("offline", "disabled", "dryrun"):
         import wandb
 
@@ -593,6 +620,19 @@ def machine_error(args: Args, env: gym.Env, run_dir: str) -> Optional[str]:
         except Exception as e:  # whatever the renderer raises: no display, no EGL, a bad MUJOCO_GL
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
             return f"--capture-video: {args.env_id} cannot render here ({reason}); try MUJOCO_GL=egl or osmesa"
+    return None
+
+
+def time_limit_error(args: Args, env: gym.Env) -> Optional[str]:
+    """What cannot work in an env whose episodes may never end: checkpoints (written at episode ends) and evaluation
+    (of whole episodes)."""
+    if env.spec.max_episode_steps is not None:
+        return None
+    if args.checkpoint_frequency and not args.load_model:
+        return f"--checkpoint-frequency: checkpoints are written at episode ends, and {env.spec.id} has no time limit"
+    if args.eval_episodes:
+        return (f"--eval-episodes: an evaluation runs whole episodes, and {env.spec.id} has no time limit, so one may "
+                "never end; give --eval-episodes 0, or register the env with max_episode_steps")  # fmt: skip
     return None
 
 
@@ -615,15 +655,17 @@ def open_run(args: Args, checkpoint: Optional[dict]) -> dict:
     start_step = checkpoint["step"] if checkpoint else 0
     run = {"dir": run_dir, "eval_env": eval_env, "eval_seed": eval_seed, "start_step": start_step,
            "episodes": checkpoint["episodes"] if checkpoint else 0, "episodic_return": float("nan"),
-           "wandb_id": checkpoint["wandb_id"] if checkpoint else None, "stop_signals": [],
+           "wandb_id": checkpoint["wandb_id"] if checkpoint else None, "wandb_run": None, "stop_signals": [],
+           "deferred_evaluations": checkpoint.get("deferred_evaluations", []) if checkpoint else [],
            "lock": lock_run_dir(run_dir, new=not checkpoint)}  # fmt: skip
     if args.track:
         import wandb
 
-        wandb_run = wandb.init(project=args.wandb_project_name, entity=args.wandb_entity,
-                               name=os.path.basename(os.path.normpath(run_dir)), config=asdict(args),
-                               sync_tensorboard=True, save_code=True, id=run["wandb_id"], resume="allow")  # fmt: skip
-        run["wandb_id"] = wandb_run.id  # saved in checkpoints: a resumed run goes on in the same W&B run
+        run["wandb_run"] = wandb.init(project=args.wandb_project_name, entity=args.wandb_entity,
+                                      name=os.path.basename(os.path.normpath(run_dir)), config=asdict(args),
+                                      sync_tensorboard=True, save_code=True, id=run["wandb_id"],
+                                      resume="allow")  # fmt: skip
+        run["wandb_id"] = run["wandb_run"].id  # saved in checkpoints: a resumed run goes on in the same W&B run
     # tensorboardX warns at every non-finite value it logs; a run that diverges stops with one line instead
     logging.getLogger("tensorboardX.x2num").setLevel(logging.ERROR)
     # a resumed run hides what a killed run logged after its checkpoint: TensorBoard drops steps >= purge_step
@@ -681,19 +723,27 @@ def ask_to_stop(run: dict, signum: int):
 def stop_if_interrupted(run: dict, step: int, args: Args):
     """Ctrl-C on a run without checkpoints: stop after this step, with the TensorBoard log written out."""
     if run["stop_signals"] and not args.checkpoint_frequency:
-        run["writer"].close()
-        print(f"stopped at step {step} by Ctrl-C; its log in {run['dir']} is complete up to it (a run without "
-              "checkpoints cannot go on: --checkpoint-frequency N makes one resumable)", file=sys.stderr)  # fmt: skip
-        sys.exit(INTERRUPTED)
+        exit_run(run, INTERRUPTED, f"stopped at step {step} by Ctrl-C; its log in {run['dir']} is complete up to it "
+                 "(a run without checkpoints cannot go on: --checkpoint-frequency N makes one resumable)")  # fmt: skip
 
 
 def stop_diverged(run: dict, step: int, what: str):
     """Stop a run whose losses or weights are no longer finite: training on would only waste the allocation."""
-    run["writer"].close()
     last = f"step {run['last_checkpoint']}" if run["last_checkpoint"] else "none"
-    print(f"error: diverged at step {step}: {what}; lower --learning-rate and --critic-learning-rate, or try "
-          f"--critic-layer-norm (last checkpoint, the last good state: {last})", file=sys.stderr)  # fmt: skip
-    sys.exit(DIVERGED)
+    exit_run(run, DIVERGED, f"error: diverged at step {step}: {what}; lower --learning-rate and "
+             f"--critic-learning-rate, or try --critic-layer-norm (last checkpoint, the last good state: {last})")
+
+
+def exit_run(run: dict, code: int, message: str):
+    """End a run before its last step: its TensorBoard log closed, its W&B run finished with the exit code (a run
+    stopped to be resumed marked as preempted, which W&B shows apart from a crash), one line, the exit code."""
+    run["writer"].close()
+    if run["wandb_run"] is not None:
+        if code == STOPPED:
+            run["wandb_run"].mark_preempting()
+        run["wandb_run"].finish(exit_code=code)
+    print(message, file=sys.stdout if code == STOPPED else sys.stderr, flush=True)
+    sys.exit(code)
 
 
 def log_episode(run: dict, info: dict, step: int):
@@ -748,16 +798,39 @@ def save_checkpoint_if_due(run: dict, step: int, args: Args, state: dict, rngs: 
     # every event up to this step on disk before the checkpoint that resumes after it: tensorboardX's flush leaves
     # events still queued for its writing thread, its close does not
     run["writer"].close()
-    run_state = {"args": asdict(args), "episodic_return": run["episodic_return"], "wandb_id": run["wandb_id"]}
+    run_state = {"args": asdict(args), "episodic_return": run["episodic_return"], "wandb_id": run["wandb_id"],
+                 "device": device_name(args), "deferred_evaluations": run["deferred_evaluations"]}  # fmt: skip
     save_checkpoint(run["dir"], step, state, rngs, rb, {**run_state, **loop})
     run["last_checkpoint"] = step
-    if run["stop_signals"]:
-        print(f"stopped at step {step} (signal {run['stop_signals'][0]}), checkpoint saved; go on with: "
-              f"python {sys.argv[0]} --resume {run['dir']}", flush=True)  # fmt: skip
-        sys.exit(STOPPED)
+    if run["stop_signals"] and step < args.total_timesteps:  # at the last step, the run ends as usual
+        exit_run(run, STOPPED, f"stopped at step {step} (signal {run['stop_signals'][0]}), checkpoint saved; go on "
+                 f"with: python {sys.argv[0]} --resume {run['dir']}")  # fmt: skip
     # the log goes on in a file of its own; TensorBoard reads files in name order, the padded step keeps two files
     # opened within one second in order
     run["writer"] = SummaryWriter(run["dir"], filename_suffix=f".{step:012d}")
+
+
+def defer_evaluation(run: dict, step: int, args: Args, actor_params) -> bool:
+    """While a stop is pending, an evaluation that falls due (seconds, on a long-lived env) would delay the stop past
+    Slurm's grace time: the checkpoint takes a copy of the actor instead, and the resumed run evaluates that copy,
+    logged at this step, which gives the numbers the evaluation would have given now. True if deferred."""
+    if not (run["stop_signals"] and args.checkpoint_frequency) or step == args.total_timesteps:
+        return False
+    actor_state = flax.traverse_util.flatten_dict(jax.tree_util.tree_map(np.asarray, actor_params), sep="/")
+    run["deferred_evaluations"].append({"step": step, "actor": actor_state})
+    return True
+
+
+def evaluate_deferred(run: dict, step: int, args: Args, actor_apply):
+    """A resumed run's first act: the evaluations its stop deferred, of the actor as it was then (or the last act of a
+    run whose stop came at its end)."""
+    if not run["deferred_evaluations"] or (run["stop_signals"] and step < args.total_timesteps):
+        return
+    for deferred in run["deferred_evaluations"]:
+        deferred_actor = partial(actor_apply, flax.traverse_util.unflatten_dict(deferred["actor"], sep="/"))
+        log_evaluation(run, deferred["step"], evaluate(deferred_actor, run["eval_env"], args.eval_episodes,
+                                                       run["eval_seed"]))  # fmt: skip
+    run["deferred_evaluations"] = []
 
 
 def finish_run(run: dict, args: Args, state: dict):
@@ -772,10 +845,8 @@ def finish_run(run: dict, args: Args, state: dict):
             f.write(flax.serialization.msgpack_serialize(saved_model))
         print(f"model saved to {model_path}; evaluate it with: python {sys.argv[0]} --load-model {model_path}")
     run["writer"].close()
-    if args.track:
-        import wandb
-
-        wandb.finish()
+    if run["wandb_run"] is not None:
+        run["wandb_run"].finish()
 
 
 def save_checkpoint(run_dir: str, step: int, state: dict, rngs: dict, rb: ReplayBuffer, extra: dict):
@@ -785,11 +856,16 @@ def save_checkpoint(run_dir: str, step: int, state: dict, rngs: dict, rb: Replay
     arrays = {jax.tree_util.keystr(key): np.asarray(leaf) for key, leaf in jax.tree_util.tree_leaves_with_path(state)}
     arrays |= {f"buffer.{name}": getattr(rb, name)[: rb.size] for name in BUFFER_FIELDS}
     arrays |= {key: value for key, value in extra.items() if isinstance(value, np.ndarray)}
+    deferred = extra.get("deferred_evaluations", [])  # the actors' weights among the arrays, their steps in meta
+    arrays |= {f"deferred.{i}.{name}": value for i, evaluation in enumerate(deferred)
+               for name, value in evaluation["actor"].items()}  # fmt: skip
     meta = {
         "framework": "jax", "format_version": CHECKPOINT_FORMAT, "script": os.path.basename(__file__),
         "step": step,
         "rngs": {name: rng.bit_generator.state for name, rng in rngs.items()},
-        **{key: value for key, value in extra.items() if not isinstance(value, np.ndarray)},
+        **{key: value for key, value in extra.items()
+           if not isinstance(value, np.ndarray) and key != "deferred_evaluations"},
+        "deferred_evaluation_steps": [evaluation["step"] for evaluation in deferred],
     }  # fmt: skip
     try:
         with open(path + ".tmp", "wb") as f:
@@ -800,7 +876,7 @@ def save_checkpoint(run_dir: str, step: int, state: dict, rngs: dict, rb: Replay
     except BaseException as e:  # a failed write, or a second Ctrl-C during it: the previous checkpoint stays
         if os.path.exists(path + ".tmp"):
             os.remove(path + ".tmp")
-        if not isinstance(e, OSError):
+        if not isinstance(e, (OSError, RuntimeError)):  # a failed write: the OS's error, or the serialiser's
             raise
         then = f"the previous checkpoint is intact: free space, then --resume {run_dir}" if os.path.exists(path) else ""
         sys.exit(f"error: cannot write a checkpoint at step {step} ({e}); {then or 'free space and start again'}")
@@ -825,6 +901,11 @@ def load_checkpoint(run_dir: str) -> dict:
         sys.exit(f"error: --resume {run_dir}: its checkpoint.npz is truncated or corrupt ({type(e).__name__})")
     checkpoint = checked_format(checkpoint, run_dir)
     checkpoint["args"]["hidden_sizes"] = tuple(checkpoint["args"]["hidden_sizes"])
+    checkpoint["deferred_evaluations"] = [
+        {"step": step, "actor": {name.split(".", 2)[2]: arrays[name] for name in arrays.files
+                                 if name.startswith(f"deferred.{i}.")}}
+        for i, step in enumerate(checkpoint.pop("deferred_evaluation_steps", []))
+    ]  # fmt: skip
     return checkpoint
 
 
@@ -838,14 +919,31 @@ def checked_format(checkpoint: dict, run_dir: str) -> dict:
     return checkpoint
 
 
-def resume_error(args: Args, saved: Args, step: int) -> Optional[str]:
-    """The first setting of a resumed run that differs from the run's own and would change what it learns."""
+def resume_error(args: Args, checkpoint: dict) -> Optional[str]:
+    """The first setting of a resumed run that differs from the run's own and would change what it learns. (A run
+    that goes on on another device goes on with a warning: see parse_args.)"""
+    saved, step = Args(**checkpoint["args"]), checkpoint["step"]
     for name, value in asdict(args).items():
         if name not in RESUMABLE and value != getattr(saved, name):
             flag = f"--{name.replace('_', '-')}"
             return f"{flag} {value} differs from the run's {getattr(saved, name)}; a resumed run keeps its settings"
     if args.total_timesteps <= step:
         return f"--total-timesteps {args.total_timesteps}: the run is at step {step} already; give more to go on"
+    return None
+
+
+def device_name(args: Args) -> str:
+    return jax.default_backend()  # JAX runs where it is installed for: cpu, gpu or tpu
+
+
+def device_warning(args: Args, checkpoint: dict) -> Optional[str]:
+    """A run that trained on one device and goes on on another (a GPU job requeued onto a CPU node) goes on, but its
+    numbers are no longer those it would have had: float rounding differs between devices. Checkpoints written
+    before they recorded the device say nothing."""
+    trained_on = checkpoint.get("device", device_name(args))
+    if trained_on != device_name(args):
+        return (f"warning: --resume {args.resume}: the run trained on {trained_on} and goes on on {device_name(args)} "
+                f"here; it goes on, but not bit for bit as it would have on {trained_on}")  # fmt: skip
     return None
 
 
@@ -880,9 +978,12 @@ def evaluate_saved_model(args: Args):
             reason = "a model of the PyTorch script: evaluate it with ddpg_continuous_action.py"
         reason = reason if os.path.isfile(args.load_model) else "no file"
         sys.exit(f"error: --load-model {args.load_model}: {reason}")
-    eval_seed = args.seed + 10_000  # as in training
+    jax.config.update("jax_default_matmul_precision", "float32")  # as in training
+    eval_seed = saved.seed + 10_000  # the run's own, as in training
     eval_env = make_env(saved.env_id, eval_seed)
-    actor = make_actor(eval_env, saved.hidden_sizes, saved.actor_layer_norm)
+    if error := time_limit_error(args, eval_env):
+        sys.exit(f"error: {error}")
+    actor = make_actor(eval_env, saved.hidden_sizes, actor_layer_norm(saved))
     returns = evaluate(jax.jit(partial(actor.apply, actor_params)), eval_env, args.eval_episodes, eval_seed)
     print(f"{saved.env_id}: eval episodic returns {[round(r, 2) for r in returns]}")
     print(f"mean {np.mean(returns):.2f} +- {np.std(returns):.2f} over {len(returns)} episodes")

@@ -38,6 +38,12 @@ class ImageObsEnv(AsymmetricBoundsEnv):
     observation_space = gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)
 
 
+class UnboundedActionsEnv(AsymmetricBoundsEnv):
+    """An action box without bounds, in which a tanh actor's scale would be infinite."""
+
+    action_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+
+
 class NoRenderEnv(AsymmetricBoundsEnv):
     """An env whose renderer fails, as MuJoCo's does on a machine without a working OpenGL."""
 
@@ -49,6 +55,7 @@ class NoRenderEnv(AsymmetricBoundsEnv):
 
 gym.register("AsymmetricBounds-v0", entry_point=AsymmetricBoundsEnv, max_episode_steps=50)
 gym.register("NoTimeLimit-v0", entry_point=AsymmetricBoundsEnv)  # its episodes never end
+gym.register("UnboundedActions-v0", entry_point=UnboundedActionsEnv, max_episode_steps=50)
 gym.register("NoRender-v0", entry_point=NoRenderEnv, max_episode_steps=50)
 gym.register("ImageObs-v0", entry_point=ImageObsEnv, max_episode_steps=50)
 gym.register(  # Pendulum with episodes of 150 steps: episode ends that are not all multiples of 100

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import flax.serialization
 import flax.traverse_util
@@ -83,16 +84,21 @@ def run_until(process: subprocess.Popen, step: int) -> int:
     raise AssertionError(f"the run ended before step {step} (exit code {process.wait()})")
 
 
-def test_a_run_stopped_by_sigterm_mid_episode_resumes_into_the_same_run(uninterrupted, tmp_path):
+# 1150: the stop comes at the episode end at 1200, no evaluation due before; 1401 (the progress line of 1410): an
+# evaluation falls due at 1500, before the episode end at 1600, and is deferred to the resumed run
+@pytest.mark.parametrize("signal_step", [1150, 1401])
+def test_a_run_stopped_by_sigterm_mid_episode_resumes_into_the_same_run(uninterrupted, tmp_path, signal_step):
     script, expected = uninterrupted
     process = start(script, tmp_path, *LONG, "--seed", "3")
-    seen = run_until(process, 1150)
+    seen = run_until(process, signal_step)
     process.send_signal(signal.SIGTERM)
     output = process.communicate(timeout=120)[0]
     assert process.returncode == STOPPED, output
     stopped_at = int(re.search(r"stopped at step (\d+)", output).group(1))
     assert stopped_at % EPISODE == 0 and seen < stopped_at <= seen + EPISODE  # at the first episode end after it
     (run_dir,) = run_dirs(tmp_path)
+    evaluated = [step for step, _ in read_scalars(run_dir)["eval/episodic_return"]]
+    assert evaluated == list(range(500, seen - seen % 500 + 1, 500))  # none while the stop was pending
 
     resumed = run_script(script, tmp_path, "--resume", str(run_dir)).stdout
     assert f"resuming {run_dir} at step {stopped_at} of 3000" in resumed
@@ -215,6 +221,51 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one_and_the_run_goes
     run_script(script, tmp_path, "--resume", str(copy), "--total-timesteps", "900")  # space again: it goes on
     run_script(script, tmp_path / "longer", *SHORT, "--total-timesteps", "900")
     assert_same_run(copy, run_dirs(tmp_path / "longer")[0])
+
+
+def test_a_saved_model_is_evaluated_on_its_runs_own_evaluation_states(uninterrupted, tmp_path):
+    script, run_dir = uninterrupted  # trained with --seed 3, evaluated at its end on seed 3's evaluation states
+    (model,) = [path for path in run_dir.glob("ddpg_continuous_action*") if path.suffix in (".pt", ".msgpack")]
+    loaded = run_script(script, tmp_path, "--load-model", str(model), "--eval-episodes", "2")  # --seed: default 1
+    mean = float(re.search(r"^mean (\S+) \+-", loaded.stdout, re.MULTILINE).group(1))
+    assert mean == pytest.approx(read_scalars(run_dir)["eval/episodic_return"][-1][1], abs=0.01)
+
+
+@pytest.mark.parametrize("stop", ["signal", "divergence", "signal in the last episode"])
+def test_a_run_that_stops_finishes_its_wandb_run_with_its_exit_code(module, tmp_path, monkeypatch, stop):
+    calls = []
+    wandb_run = SimpleNamespace(id="run-id", mark_preempting=lambda: calls.append("mark_preempting"),
+                                finish=lambda exit_code=None: calls.append(("finish", exit_code)))  # fmt: skip
+    monkeypatch.setitem(sys.modules, "wandb", SimpleNamespace(init=lambda **kwargs: wandb_run))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.chdir(tmp_path)
+    log_losses = module.log_losses
+
+    def log_losses_then_stop(run, step, *losses):  # called at every step once learning has started
+        log_losses(run, step, *losses)
+        if step == {"signal": 300, "signal in the last episode": 450}.get(stop):
+            signal.raise_signal(signal.SIGTERM)  # the run stops at the next episode end, 400 or the last step, 600
+        if step == 300 and stop == "divergence":
+            module.log_finite(run, step, {"losses/qf1_loss": float("nan")})
+
+    monkeypatch.setattr(module, "log_losses", log_losses_then_stop)
+    args = module.Args(env_id="Pendulum-v1", total_timesteps=600, learning_starts=250, batch_size=64,
+                       eval_frequency=250, eval_episodes=1, checkpoint_frequency=200, track=True)  # fmt: skip
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
+    try:
+        if stop == "signal in the last episode":
+            module.train(args)  # the run is over at that episode end: it ends as usual, its evaluations all done
+            assert calls == [("finish", None)] and checkpoint_step(run_dirs(tmp_path)[0]) == 600
+            evaluated = [step for step, _ in read_scalars(run_dirs(tmp_path)[0])["eval/episodic_return"]]
+            assert evaluated == [250, 500, 600]  # 500 deferred while the stop was pending, then done at the end
+            return
+        with pytest.raises(SystemExit) as stopped:
+            module.train(args)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    expected = {"signal": ["mark_preempting", ("finish", STOPPED)], "divergence": [("finish", DIVERGED)]}[stop]
+    assert stopped.value.code == expected[-1][1] and calls == expected
 
 
 def test_tracked_run_resumes_the_same_wandb_run(script, tmp_path):

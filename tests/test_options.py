@@ -1,5 +1,8 @@
 """The research options: exploration schemes, the paper preset, layer norm, periodic evaluation, diagnostics."""
 
+import sys
+from dataclasses import asdict
+
 import jax
 import numpy as np
 import pytest
@@ -73,7 +76,7 @@ def run_globals(name, tmp_path, monkeypatch, *args) -> dict:
 
 
 def run_paper_preset(name, tmp_path, monkeypatch) -> dict:
-    """A --paper run with one critic step and no actor step; the settings that are plain args checked on them."""
+    """A --paper run with one critic step and one actor step; the settings that are plain args checked on them."""
     run = run_globals(name, tmp_path, monkeypatch, "--paper", "--learning-starts", "497", "--total-timesteps", "499")
     args = run["args"]
     assert (args.batch_size, args.tau, args.exploration_noise_type, args.ou_theta, args.ou_sigma) == (
@@ -91,9 +94,9 @@ def test_paper_preset_builds_the_paper_networks_and_optimisers_torch(tmp_path, m
     actor, qf1 = run["actor"], run["qf1"]
     assert [actor.fc1.out_features, actor.fc2.out_features] == [400, 300]
     assert [qf1.fc1.in_features, qf1.fc1.out_features, qf1.fc2.in_features, qf1.fc2.out_features] == [3, 400, 401, 300]
-    for layer in (actor.fc_mu, run["actor_target"].fc_mu):  # untrained: no actor step ran
+    for layer in (actor.fc_mu, run["actor_target"].fc_mu):  # one Adam step of lr 1e-4 since (Algorithm 1's actor step)
         for tensor in (layer.weight, layer.bias):
-            assert tensor.abs().max() <= 3e-3 and tensor.abs().max() > 2e-3  # uniform in [-3e-3, 3e-3]
+            assert tensor.abs().max() <= 3e-3 + 1e-4 and tensor.abs().max() > 2e-3  # uniform in [-3e-3, 3e-3]
     assert qf1.fc3.weight.abs().max() <= 3e-3 + 1e-3  # one Adam step of lr 1e-3 since
     assert run["actor_optimizer"].param_groups[0]["lr"] == 1e-4
     assert run["actor_optimizer"].param_groups[0]["weight_decay"] == 0
@@ -108,8 +111,8 @@ def test_paper_preset_builds_the_paper_networks_and_optimisers_jax(tmp_path, mon
     assert shapes["fc1"]["kernel"] == (3, 400) and shapes["fc2"]["kernel"] == (401, 300)
     actor_shapes = jax.tree_util.tree_map(np.shape, state["actor_params"])["params"]
     assert actor_shapes["fc1"]["kernel"] == (3, 400) and actor_shapes["fc2"]["kernel"] == (400, 300)
-    for leaf in state["actor_params"]["params"]["fc_mu"].values():  # untrained: no actor step ran
-        assert 2e-3 < np.abs(leaf).max() <= 3e-3
+    for leaf in state["actor_params"]["params"]["fc_mu"].values():  # one Adam step of lr 1e-4 since
+        assert 2e-3 < np.abs(leaf).max() <= 3e-3 + 1e-4
     # the optimisers, by what they do: a first Adam step moves each weight by about lr in the direction of -gradient;
     # with zero gradients, only the critic's weight decay (gradient 1e-2 * w) moves anything
     zero = jax.tree_util.tree_map(np.zeros_like, state["qf1_params"])
@@ -125,6 +128,49 @@ def test_paper_preset_builds_the_paper_networks_and_optimisers_jax(tmp_path, mon
     ones = jax.tree_util.tree_map(np.ones_like, state["actor_params"])
     updates, _ = run["actor_optimizer"].update(ones, run["actor_optimizer"].init(ones), state["actor_params"])
     np.testing.assert_allclose(updates["params"]["fc1"]["kernel"], -1e-4, rtol=1e-4)
+
+
+# Lillicrap et al. 2016, section 7 and Algorithm 1, in the scripts' terms
+PAPER_SETTINGS = {
+    "hidden_sizes": (400, 300), "critic_action_layer": 2, "final_layer_init": 3e-3, "learning_rate": 1e-4,
+    "critic_learning_rate": 1e-3, "critic_weight_decay": 1e-2, "batch_size": 64, "tau": 1e-3, "gamma": 0.99,
+    "buffer_size": 1_000_000, "exploration_noise_type": "ou", "ou_theta": 0.15, "ou_sigma": 0.2,
+    "policy_frequency": 1,  # Algorithm 1: critic, actor and both targets at every step
+    "learning_starts": 0,  # Algorithm 1: the actor plus noise acts from the first step
+}  # fmt: skip
+
+
+def test_the_paper_preset_is_algorithm_1_in_every_setting_the_scripts_have(module, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [module.__file__, "--paper"])
+    args, _ = module.parse_args()
+    assert {name: getattr(args, name) for name in PAPER_SETTINGS} == PAPER_SETTINGS
+    defaults = module.Args()
+    others = [name for name in asdict(defaults) if name not in PAPER_SETTINGS and name != "paper"]
+    assert {name: getattr(args, name) for name in others} == {name: getattr(defaults, name) for name in others}
+    assert args.paper
+
+
+def test_param_noise_perturbs_a_layer_norm_actor_however_the_run_is_started(module, tmp_path, monkeypatch):
+    # train() called from Python, without parse_args, and the saved model loaded back, both with LayerNorm
+    monkeypatch.chdir(tmp_path)
+    args = module.Args(env_id="Pendulum-v1", total_timesteps=300, learning_starts=100, batch_size=64,
+                       eval_episodes=0, exploration_noise_type="param", actor_layer_norm=False)  # fmt: skip
+    run = module.train(args)
+    if "actor" in run:
+        assert isinstance(run["actor"].ln1, torch.nn.LayerNorm)
+    else:
+        assert "ln1" in run["state"]["actor_params"]["params"]
+    assert module.actor_layer_norm(args) and not module.actor_layer_norm(module.Args(exploration_noise_type="ou"))
+
+
+def test_param_noise_perturbs_an_actor_on_the_device_of_its_weights():
+    # on a GPU the noise drawn on the host must move to the weights' device; the "meta" device stands in for one
+    import ddpg_continuous_action as ddpg
+
+    actor = ddpg.Actor(ddpg.make_env("Pendulum-v1", 0), (8, 8), layer_norm=True).to("meta")
+    perturbed = ddpg.Actor(ddpg.make_env("Pendulum-v1", 0), (8, 8), layer_norm=True).to("meta")
+    ddpg.perturb_actor(perturbed, actor, 0.1, np.random.default_rng(0))
+    assert all(param.device.type == "meta" for param in perturbed.parameters())
 
 
 def test_flags_given_beside_the_paper_preset_win(script, tmp_path, monkeypatch):

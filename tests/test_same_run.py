@@ -20,11 +20,11 @@ def weights(framework: str, run: dict) -> dict:
         if framework == "torch":
             network = run[torch_name]
             for layer in (name for name in LAYERS if hasattr(network, name)):
-                found[f"{jax_name}.{layer}.kernel"] = getattr(network, layer).weight.detach().numpy().T
-                found[f"{jax_name}.{layer}.bias"] = getattr(network, layer).bias.detach().numpy()
+                found[f"{jax_name}.{layer}.kernel"] = getattr(network, layer).weight.detach().cpu().numpy().T
+                found[f"{jax_name}.{layer}.bias"] = getattr(network, layer).bias.detach().cpu().numpy()
             for layer in (name for name in ("ln1", "ln2") if hasattr(getattr(network, name), "weight")):
-                found[f"{jax_name}.{layer}.scale"] = getattr(network, layer).weight.detach().numpy()
-                found[f"{jax_name}.{layer}.bias"] = getattr(network, layer).bias.detach().numpy()
+                found[f"{jax_name}.{layer}.scale"] = getattr(network, layer).weight.detach().cpu().numpy()
+                found[f"{jax_name}.{layer}.bias"] = getattr(network, layer).bias.detach().cpu().numpy()
         else:
             for layer, params in run["state"][jax_name]["params"].items():
                 found |= {f"{jax_name}.{layer}.{key}": np.asarray(value) for key, value in params.items()}
