@@ -14,3 +14,12 @@ def rescaled_mountain_car(**kwargs) -> gym.Env:
 gym.register(
     "MountainCarContinuousRescaled-v0", entry_point=rescaled_mountain_car, max_episode_steps=999, reward_threshold=90.0
 )
+
+# Humanoid-v4 (same physics, observation and action spaces, time limit of 1,000 steps) whose episodes never end
+# early: an untrained humanoid falls within ~20 steps and ends its episode, a trained one stays up for all 1,000.
+# stop_latency.py needs the trained one's episodes (the longest wait for the episode end at which a stopped run
+# writes its checkpoint, and evaluation episodes as long) without training one first.
+gym.register(
+    "HumanoidFullEpisodes-v4", entry_point="gymnasium.envs.mujoco.humanoid_v4:HumanoidEnv",
+    max_episode_steps=1000, kwargs={"terminate_when_unhealthy": False},
+)  # fmt: skip
