@@ -9,9 +9,10 @@ What `train` does:
      y = r + gamma * (1 - terminated) * Q'(s', mu'(s')) (`compute_td_target`, `update_critic`); every
      `policy_frequency` steps, move mu up Q(s, mu(s)) (`update_actor`) and Polyak-average mu' and Q' towards mu
      and Q (`soft_update`).
-Below `train`: research options (the `--paper` preset, OU and parameter noise, probe diagnostics, evaluation),
-then an appendix of run machinery (checks, checkpoints and resume, `--load-model`, progress output). DDPG does
-not depend on either: a reader who stops at the first banner has read all of it.
+(--normalize-observations: mu and Q see observations normalised by running statistics, `normalize_obs`.)
+Below `train`: research options (the `--paper` preset, OU and parameter noise, observation normalisation, probe
+diagnostics, evaluation), then an appendix of run machinery (checks, checkpoints and resume, `--load-model`,
+progress output). DDPG does not depend on either: a reader who stops at the first banner has read all of it.
 """
 
 import copy
@@ -26,6 +27,7 @@ import sys
 import time
 import zipfile
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Literal, Optional, Tuple
 
 import gymnasium as gym
@@ -35,6 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import tyro
+from gymnasium.wrappers.utils import RunningMeanStd
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
@@ -79,6 +82,11 @@ class Args:
     """if toggled, LayerNorm after each hidden layer of the actor (always on with param noise)"""
     critic_layer_norm: bool = False
     """if toggled, LayerNorm after each hidden layer of the critic"""
+    normalize_observations: bool = False
+    """if toggled, the networks see each observation minus the running mean over the running std of all the training
+    env returned so far, clipped to +-observation_clip (Baselines' DDPG); the buffer keeps them raw"""
+    observation_clip: float = 5.0
+    """with --normalize-observations: the bound of a normalised observation (Baselines: 5)"""
     critic_action_layer: Literal[1, 2] = 1
     """the critic layer the action enters: 1 (with the observation) or 2 (Lillicrap et al.)"""
     final_layer_init: Optional[float] = None
@@ -122,8 +130,10 @@ class Args:
     """a run directory to continue from its checkpoint, with the run's own settings (--total-timesteps may be raised)"""
 
 
-def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: str = "videos", episodes=0) -> gym.Env:
-    """One env with episode statistics (and videos), `episodes` into a run; ValueError if DDPG cannot act in it."""
+def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: str = "videos", episodes=0,
+             obs_rms=None) -> gym.Env:
+    """One env with episode statistics (and videos), `episodes` into a run; ValueError if DDPG cannot act in it.
+    With `obs_rms` (--normalize-observations), every observation the env returns updates those statistics."""
     env = gym.make(env_id, render_mode="rgb_array" if capture_video else None)
     if not isinstance(env.action_space, gym.spaces.Box):
         raise ValueError(f"{env_id} has a {env.action_space} action space; DDPG needs continuous (Box) actions")
@@ -132,6 +142,8 @@ def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: 
     if not (np.isfinite(env.action_space.low).all() and np.isfinite(env.action_space.high).all()):
         raise ValueError(f"{env_id} has unbounded actions ({env.action_space}); the actor's tanh needs finite bounds")
     env.reset(seed=seed)  # seeds the env's generator, from which every later reset draws (a checkpoint saves it)
+    if obs_rms is not None:
+        env = gym.wrappers.TransformObservation(env, partial(count_observation, obs_rms), env.observation_space)
     if capture_video:
         env = gym.wrappers.RecordVideo(env, video_folder)
         env.episode_id = episodes - 1  # a resumed run numbers (and picks) its videos where it stopped
@@ -266,7 +278,8 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
     # one numpy generator per use, drawn in the same order in both scripts: one seed gives both scripts one run
     init_seed, noise_seed, buffer_seed = np.random.SeedSequence(args.seed).spawn(3)
     run = open_run(args, checkpoint)  # appendix: every check, then the run directory, its log and the eval env
-    env = make_env(args.env_id, args.seed, args.capture_video, os.path.join(run["dir"], "videos"), run["episodes"])
+    env = make_env(args.env_id, args.seed, args.capture_video, os.path.join(run["dir"], "videos"), run["episodes"],
+                   run["obs_rms"])  # fmt: skip
 
     init_rng = np.random.default_rng(init_seed)
     actor = Actor(env, args.hidden_sizes, actor_layer_norm(args)).to(device)
@@ -306,7 +319,8 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
             action = env.action_space.sample()
         else:
             with torch.no_grad():
-                action = behaviour_actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()
+                policy_obs = normalize_obs(obs, run["obs_rms"], args.observation_clip)
+                action = behaviour_actor(torch.as_tensor(policy_obs, dtype=torch.float32, device=device)).cpu().numpy()
             if args.exploration_noise_type == "gaussian":
                 action += noise_rng.normal(0.0, args.exploration_noise * action_scale).astype(np.float32)
             elif args.exploration_noise_type == "ou":
@@ -323,7 +337,8 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
             log_episode(run, info, global_step)
 
         if global_step > args.learning_starts + 1:  # the first update follows the actor's first action
-            batch = [torch.from_numpy(x).to(device) for x in rb.sample(args.batch_size)]
+            batch = normalize_batch(rb.sample(args.batch_size), run["obs_rms"], args.observation_clip)
+            batch = [torch.from_numpy(x).to(device) for x in batch]
             qf1_loss, qf1_a_values, td_target = update_critic(
                 qf1, q_optimizer, actor_target, qf1_target, batch, args.gamma
             )
@@ -348,11 +363,12 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
         stop_if_interrupted(run, global_step, args)
     env.close()
     finish_run(run, args, actor, qf1)
-    return {**nets, "rb": rb, "rngs": rngs, "run_dir": run["dir"]}
+    return {**nets, "rb": rb, "rngs": rngs, "obs_rms": run["obs_rms"], "run_dir": run["dir"]}
 
 
-# ---- Research options: the --paper preset, OU and parameter noise, probe diagnostics, evaluation. DDPG above
-# ---- does not depend on them; with their defaults (Gaussian noise, no preset) a run is the plain algorithm.
+# ---- Research options: the --paper preset, OU and parameter noise, observation normalisation, probe diagnostics,
+# ---- evaluation. DDPG above does not depend on them; with their defaults (Gaussian noise, no preset, raw
+# ---- observations) a run is the plain algorithm.
 
 # Lillicrap et al. 2016, section 7: the settings `--paper` switches on; flags given beside it still win.
 PAPER = dict(
@@ -369,6 +385,38 @@ def actor_layer_norm(args: Args) -> bool:
     """LayerNorm in the actor: when asked for, and always under parameter noise (Plappert et al.: it puts every
     layer on one scale, so that one perturbation scale suits them all)."""
     return args.actor_layer_norm or args.exploration_noise_type == "param"
+
+
+def observation_statistics(obs_shape: tuple, state: Optional[tuple] = None) -> RunningMeanStd:
+    """--normalize-observations: the running mean and variance of observations (float64), from none (count 0: the
+    mean and variance of the observations counted, exactly) or from a saved (mean, var, count)."""
+    obs_rms = RunningMeanStd(epsilon=0.0, shape=obs_shape)
+    if state is not None:
+        obs_rms.mean, obs_rms.var, obs_rms.count = (np.asarray(state[0], np.float64), np.asarray(state[1], np.float64),
+                                                    float(state[2]))  # fmt: skip
+    return obs_rms
+
+
+def count_observation(obs_rms: RunningMeanStd, obs: np.ndarray) -> np.ndarray:
+    """--normalize-observations: the training env's observation, counted in the running statistics, as it is."""
+    obs_rms.update(obs[None])
+    return obs
+
+
+def normalize_obs(obs: np.ndarray, obs_rms, clip: float) -> np.ndarray:
+    """--normalize-observations: observations as the networks see them, (obs - mean) / std with the statistics so
+    far, clipped to +-clip (the 1e-8 keeps a constant dimension finite); without it (obs_rms None), as they are."""
+    if obs_rms is None:
+        return obs
+    return np.clip((obs - obs_rms.mean) / np.sqrt(obs_rms.var + 1e-8), -clip, clip).astype(np.float32)
+
+
+def normalize_batch(batch: tuple, obs_rms, clip: float) -> tuple:
+    """A sampled batch with its observations and next observations normalised (the buffer holds them raw)."""
+    if obs_rms is None:
+        return batch
+    obs, actions, rewards, next_obs, terminations = batch
+    return normalize_obs(obs, obs_rms, clip), actions, rewards, normalize_obs(next_obs, obs_rms, clip), terminations
 
 
 def ou_step(noise: np.ndarray, theta: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
@@ -414,13 +462,16 @@ def probe_diagnostics(run: dict, step: int, args: Args, actor, qf1, rb: ReplayBu
         return
     if step == args.learning_starts + 1:
         probes["obs"] = rb.obs[np.linspace(0, rb.size - 1, 256).astype(int)]
-        probes["actions"] = actor(torch.from_numpy(probes["obs"]).to(device)).detach().cpu().numpy()
-    if probes["obs"] is None or step % args.diagnostics_frequency:
+    if probes["obs"] is None or (step % args.diagnostics_frequency and step != args.learning_starts + 1):
         return
-    with torch.no_grad():
-        probe_states = torch.from_numpy(probes["obs"]).to(device)
+    with torch.no_grad():  # the probe states as the actor sees them now
+        probe_states = torch.from_numpy(normalize_obs(probes["obs"], run["obs_rms"], args.observation_clip)).to(device)
         actions = actor(probe_states)
         probe_q, actions = qf1(probe_states, actions).cpu().numpy(), actions.cpu().numpy()
+    if step == args.learning_starts + 1:  # the first actions, against which the drift is measured
+        probes["actions"] = actions
+    if step % args.diagnostics_frequency:
+        return
     drift = float(np.mean(np.abs(actions - probes["actions"]) / action_scale))
     run["writer"].add_histogram("diagnostics/probe_actions", actions, step)
     run["writer"].add_histogram("diagnostics/probe_q_values", probe_q, step)
@@ -429,13 +480,15 @@ def probe_diagnostics(run: dict, step: int, args: Args, actor, qf1, rb: ReplayBu
     probes["actions"] = actions
 
 
-def evaluate(actor: Actor, env: gym.Env, episodes: int, seed: int, device) -> list:
-    """Returns of `episodes` episodes with the noise-free actor; the seeded first reset makes it repeatable."""
+def evaluate(actor: Actor, env: gym.Env, episodes: int, seed: int, device, obs_rms=None, clip: float = 0.0) -> list:
+    """Returns of `episodes` episodes with the noise-free actor; the seeded first reset makes it repeatable. With
+    --normalize-observations, the actor sees them as in training, and they do not count in the statistics."""
     returns = []
     obs, _ = env.reset(seed=seed)
     while len(returns) < episodes:
         with torch.no_grad():
-            action = actor(torch.as_tensor(obs, dtype=torch.float32, device=device)).cpu().numpy()
+            policy_obs = normalize_obs(obs, obs_rms, clip)
+            action = actor(torch.as_tensor(policy_obs, dtype=torch.float32, device=device)).cpu().numpy()
         obs, _, terminated, truncated, info = env.step(action)
         if terminated or truncated:
             returns.append(float(info["episode"]["r"]))
@@ -450,7 +503,9 @@ def evaluate_if_due(run: dict, step: int, args: Args, actor: Actor, device):
     evaluate_deferred(run, step, args, actor, device)
     due = (args.eval_frequency and step % args.eval_frequency == 0) or step == args.total_timesteps
     if args.eval_episodes and due and not defer_evaluation(run, step, args, actor):
-        log_evaluation(run, step, evaluate(actor, run["eval_env"], args.eval_episodes, run["eval_seed"], device))
+        returns = evaluate(actor, run["eval_env"], args.eval_episodes, run["eval_seed"], device, run["obs_rms"],
+                           args.observation_clip)  # fmt: skip
+        log_evaluation(run, step, returns)
 
 
 def log_evaluation(run: dict, step: int, returns: list):
@@ -464,7 +519,9 @@ def log_evaluation(run: dict, step: int, returns: list):
 STOPPED = 75  # the exit code of a run stopped by a signal after saving its checkpoint (EX_TEMPFAIL)
 DIVERGED = 3  # the exit code of a run whose losses, Q-values or weights are no longer finite
 INTERRUPTED = 130  # the exit code of a run stopped by Ctrl-C with no checkpoint to save (128 + SIGINT, as shells say)
-CHECKPOINT_FORMAT = 1  # the layout of what a checkpoint holds: a checkpoint of another format is refused
+# the layout of what a checkpoint holds, and those this script reads: 2 added the device, the deferred evaluations
+# and the observation statistics, none of which a run of format 1 had (its --normalize-observations is off)
+CHECKPOINT_FORMAT, READABLE_FORMATS = 2, (1, 2)
 # what a resumed run may change: none of it changes what the run learns (the device does: see resume_error)
 RESUMABLE = {"total_timesteps", "track", "wandb_project_name", "wandb_entity", "capture_video", "save_model",
              "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume"}  # fmt: skip
@@ -497,6 +554,7 @@ def parse_args() -> Tuple[Args, Optional[dict]]:
 def args_error(args: Args) -> Optional[str]:
     """The first setting that makes no sense, as a line saying how to fix it; None if all is well."""
     positive = "total_timesteps buffer_size batch_size policy_frequency learning_rate param_noise_target".split()
+    positive += ["observation_clip"]
     positive += [name for name in ("critic_learning_rate", "final_layer_init") if getattr(args, name) is not None]
     non_negative = "seed learning_starts exploration_noise ou_sigma critic_weight_decay eval_episodes".split()
     non_negative += "eval_frequency diagnostics_frequency checkpoint_frequency".split()
@@ -632,6 +690,7 @@ def open_run(args: Args, checkpoint: Optional[dict]) -> dict:
            "episodes": checkpoint["episodes"] if checkpoint else 0, "episodic_return": float("nan"),
            "wandb_id": checkpoint["wandb_id"] if checkpoint else None, "wandb_run": None, "stop_signals": [],
            "deferred_evaluations": checkpoint.get("deferred_evaluations", []) if checkpoint else [],
+           "obs_rms": saved_statistics(args, eval_env, checkpoint or {}),
            "lock": lock_run_dir(run_dir, new=not checkpoint)}  # fmt: skip
     if args.track:
         import wandb
@@ -658,6 +717,25 @@ def open_run(args: Args, checkpoint: Optional[dict]) -> dict:
                            unit="step", smoothing=0.05)  # fmt: skip
     run["start_time"] = time.time()
     return run
+
+
+def saved_statistics(args: Args, env: gym.Env, saved: dict) -> Optional[RunningMeanStd]:
+    """The observation statistics of --normalize-observations: those a checkpoint or a saved model holds (`saved`),
+    or new ones; None without the option."""
+    if not args.normalize_observations:
+        return None
+    state = (saved["obs_mean"], saved["obs_var"], saved["obs_count"]) if "obs_mean" in saved else None
+    return observation_statistics(env.observation_space.shape, state)
+
+
+def statistics_of(saved: dict) -> dict:
+    """The observation statistics among what a checkpoint, a saved model or a deferred evaluation holds."""
+    return {key: value for key, value in saved.items() if key.startswith("obs_")}
+
+
+def statistics_state(obs_rms: Optional[RunningMeanStd]) -> dict:
+    """What a checkpoint or a saved model holds of the observation statistics: their mean, variance and count."""
+    return {} if obs_rms is None else {"obs_mean": obs_rms.mean, "obs_var": obs_rms.var, "obs_count": obs_rms.count}
 
 
 def lock_run_dir(run_dir: str, new: bool):
@@ -772,7 +850,8 @@ def save_checkpoint_if_due(run: dict, step: int, args: Args, nets: dict, rngs: d
         stop_diverged(run, step, "the networks' weights are not finite")
     run["writer"].flush()  # every event up to this step is on disk before the checkpoint that resumes after it
     run_state = {"args": asdict(args), "episodic_return": run["episodic_return"], "wandb_id": run["wandb_id"],
-                 "device": device_name(args), "deferred_evaluations": run["deferred_evaluations"]}  # fmt: skip
+                 "device": device_name(args), "deferred_evaluations": run["deferred_evaluations"],
+                 **statistics_state(run["obs_rms"])}  # fmt: skip
     save_checkpoint(run["dir"], step, nets, rngs, rb, {**run_state, **loop})
     run["last_checkpoint"] = step
     if run["stop_signals"] and step < args.total_timesteps:  # at the last step, the run ends as usual
@@ -787,7 +866,8 @@ def defer_evaluation(run: dict, step: int, args: Args, actor: Actor) -> bool:
     if not (run["stop_signals"] and args.checkpoint_frequency) or step == args.total_timesteps:
         return False
     actor_state = {name: tensor.detach().cpu().clone() for name, tensor in actor.state_dict().items()}
-    run["deferred_evaluations"].append({"step": step, "actor": actor_state})
+    statistics = {key: torch.tensor(value) for key, value in statistics_state(run["obs_rms"]).items()}  # as now
+    run["deferred_evaluations"].append({"step": step, "actor": actor_state, **statistics})
     return True
 
 
@@ -799,8 +879,9 @@ def evaluate_deferred(run: dict, step: int, args: Args, actor: Actor, device):
     deferred_actor = copy.deepcopy(actor)
     for deferred in run["deferred_evaluations"]:
         deferred_actor.load_state_dict(deferred["actor"])
+        obs_rms = saved_statistics(args, run["eval_env"], statistics_of(deferred))
         log_evaluation(run, deferred["step"], evaluate(deferred_actor, run["eval_env"], args.eval_episodes,
-                                                       run["eval_seed"], device))  # fmt: skip
+                                                       run["eval_seed"], device, obs_rms, args.observation_clip))
     run["deferred_evaluations"] = []
 
 
@@ -810,7 +891,9 @@ def finish_run(run: dict, args: Args, actor: Actor, qf1: QNetwork):
     run["eval_env"].close()
     if args.save_model:
         model_path = os.path.join(run["dir"], f"{args.exp_name}.pt")
-        torch.save({"actor": actor.state_dict(), "qf1": qf1.state_dict(), "args": asdict(args)}, model_path)
+        statistics = {key: torch.tensor(value) for key, value in statistics_state(run["obs_rms"]).items()}
+        torch.save({"actor": actor.state_dict(), "qf1": qf1.state_dict(), "args": asdict(args), **statistics},
+                   model_path)  # fmt: skip
         print(f"model saved to {model_path}; evaluate it with: python {sys.argv[0]} --load-model {model_path}")
     run["writer"].close()
     if run["wandb_run"] is not None:
@@ -866,9 +949,10 @@ def load_checkpoint(run_dir: str) -> dict:
 def checked_format(checkpoint: dict, run_dir: str) -> dict:
     """The checkpoint, if this script reads its format; else one line saying which format and script wrote it."""
     version = checkpoint.get("format_version", 0)  # 0: written before checkpoints recorded their format
-    if version != CHECKPOINT_FORMAT:
+    if version not in READABLE_FORMATS:
         writer = f"{checkpoint.get('script', 'this script')} of checkpoint format {version}"
-        sys.exit(f"error: --resume {run_dir}: written by {writer}, and this script reads format {CHECKPOINT_FORMAT}; "
+        readable = " and ".join(map(str, READABLE_FORMATS))
+        sys.exit(f"error: --resume {run_dir}: written by {writer}, and this script reads formats {readable}; "
                  "go on with the version of the script that wrote it")  # fmt: skip
     return checkpoint
 
@@ -921,9 +1005,10 @@ def evaluate_saved_model(args: Args):
     """--load-model: evaluate a saved actor as the end of its training run did (same env, same evaluation seeds)."""
     device = torch.device(device_name(args))
     try:
-        saved_model = torch.load(args.load_model, map_location=device, weights_only=True)
+        saved_model = torch.load(args.load_model, map_location="cpu", weights_only=True)
         saved = Args(**saved_model["args"])
         actor_state = saved_model["actor"]
+        statistics = statistics_of(saved_model)
     except Exception as e:  # missing, truncated or foreign: say which, and never suggest unpickling it anyway
         reason = f"not a model saved by this script's --save-model ({type(e).__name__})"
         if args.load_model.endswith(".msgpack"):
@@ -936,7 +1021,8 @@ def evaluate_saved_model(args: Args):
         sys.exit(f"error: {error}")
     actor = Actor(eval_env, saved.hidden_sizes, actor_layer_norm(saved)).to(device)
     actor.load_state_dict(actor_state)
-    returns = evaluate(actor, eval_env, args.eval_episodes, eval_seed, device)
+    obs_rms = saved_statistics(saved, eval_env, statistics)  # the statistics of the end of training
+    returns = evaluate(actor, eval_env, args.eval_episodes, eval_seed, device, obs_rms, saved.observation_clip)
     print(f"{saved.env_id}: eval episodic returns {[round(r, 2) for r in returns]}")
     print(f"mean {np.mean(returns):.2f} +- {np.std(returns):.2f} over {len(returns)} episodes")
 

@@ -9,9 +9,10 @@ What `train` does:
      y = r + gamma * (1 - terminated) * Q'(s', mu'(s')) (`compute_td_target`, `update_critic`); every
      `policy_frequency` steps, move mu up Q(s, mu(s)) (`update_actor`) and Polyak-average mu' and Q' towards mu
      and Q (`soft_update`). The three are one compiled call per env step (`make_update`).
-Below `train`: research options (the `--paper` preset, OU and parameter noise, probe diagnostics, evaluation),
-then an appendix of run machinery (checks, checkpoints and resume, `--load-model`, progress output). DDPG does
-not depend on either: a reader who stops at the first banner has read all of it.
+(--normalize-observations: mu and Q see observations normalised by running statistics, `normalize_obs`.)
+Below `train`: research options (the `--paper` preset, OU and parameter noise, observation normalisation, probe
+diagnostics, evaluation), then an appendix of run machinery (checks, checkpoints and resume, `--load-model`,
+progress output). DDPG does not depend on either: a reader who stops at the first banner has read all of it.
 """
 
 import errno
@@ -40,6 +41,7 @@ import numpy as np
 import optax
 import psutil
 import tyro
+from gymnasium.wrappers.utils import RunningMeanStd
 from tensorboardX import SummaryWriter
 from tqdm import tqdm
 
@@ -84,6 +86,11 @@ class Args:
     """if toggled, LayerNorm after each hidden layer of the actor (always on with param noise)"""
     critic_layer_norm: bool = False
     """if toggled, LayerNorm after each hidden layer of the critic"""
+    normalize_observations: bool = False
+    """if toggled, the networks see each observation minus the running mean over the running std of all the training
+    env returned so far, clipped to +-observation_clip (Baselines' DDPG); the buffer keeps them raw"""
+    observation_clip: float = 5.0
+    """with --normalize-observations: the bound of a normalised observation (Baselines: 5)"""
     critic_action_layer: Literal[1, 2] = 1
     """the critic layer the action enters: 1 (with the observation) or 2 (Lillicrap et al.)"""
     final_layer_init: Optional[float] = None
@@ -123,8 +130,10 @@ class Args:
     """a run directory to continue from its checkpoint, with the run's own settings (--total-timesteps may be raised)"""
 
 
-def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: str = "videos", episodes=0) -> gym.Env:
-    """One env with episode statistics (and videos), `episodes` into a run; ValueError if DDPG cannot act in it."""
+def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: str = "videos", episodes=0,
+             obs_rms=None) -> gym.Env:
+    """One env with episode statistics (and videos), `episodes` into a run; ValueError if DDPG cannot act in it.
+    With `obs_rms` (--normalize-observations), every observation the env returns updates those statistics."""
     env = gym.make(env_id, render_mode="rgb_array" if capture_video else None)
     if not isinstance(env.action_space, gym.spaces.Box):
         raise ValueError(f"{env_id} has a {env.action_space} action space; DDPG needs continuous (Box) actions")
@@ -133,6 +142,8 @@ def make_env(env_id: str, seed: int, capture_video: bool = False, video_folder: 
     if not (np.isfinite(env.action_space.low).all() and np.isfinite(env.action_space.high).all()):
         raise ValueError(f"{env_id} has unbounded actions ({env.action_space}); the actor's tanh needs finite bounds")
     env.reset(seed=seed)  # seeds the env's generator, from which every later reset draws (a checkpoint saves it)
+    if obs_rms is not None:
+        env = gym.wrappers.TransformObservation(env, partial(count_observation, obs_rms), env.observation_space)
     if capture_video:
         env = gym.wrappers.RecordVideo(env, video_folder)
         env.episode_id = episodes - 1  # a resumed run numbers (and picks) its videos where it stopped
@@ -300,7 +311,8 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
     # one numpy generator per use, drawn in the same order in both scripts: one seed gives both scripts one run
     init_seed, noise_seed, buffer_seed = np.random.SeedSequence(args.seed).spawn(3)
     run = open_run(args, checkpoint)  # appendix: every check, then the run directory, its log and the eval env
-    env = make_env(args.env_id, args.seed, args.capture_video, os.path.join(run["dir"], "videos"), run["episodes"])
+    env = make_env(args.env_id, args.seed, args.capture_video, os.path.join(run["dir"], "videos"), run["episodes"],
+                   run["obs_rms"])  # fmt: skip
 
     init_rng = np.random.default_rng(init_seed)
     actor = make_actor(env, args.hidden_sizes, actor_layer_norm(args))
@@ -340,7 +352,8 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
             action = env.action_space.sample()
         else:
             params = perturbed_params if args.exploration_noise_type == "param" else state["actor_params"]
-            action = np.array(actor_apply(params, obs.astype(np.float32)))
+            policy_obs = normalize_obs(obs, run["obs_rms"], args.observation_clip)
+            action = np.array(actor_apply(params, policy_obs.astype(np.float32)))
             if args.exploration_noise_type == "gaussian":
                 action += noise_rng.normal(0.0, args.exploration_noise * action_scale).astype(np.float32)
             elif args.exploration_noise_type == "ou":
@@ -357,7 +370,7 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
             log_episode(run, info, global_step)
 
         if global_step > args.learning_starts + 1:  # the first update follows the actor's first action
-            batch = rb.sample(args.batch_size)
+            batch = normalize_batch(rb.sample(args.batch_size), run["obs_rms"], args.observation_clip)
             state, metrics = update(state, batch, global_step % args.policy_frequency == 0)  # with_actor: static
             log_losses(run, global_step, args.policy_frequency, metrics)
             if args.exploration_noise_type == "param" and global_step % 50 == 0:  # Plappert et al. adapt every 50 steps
@@ -377,11 +390,13 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
     env.close()
     finish_run(run, args, state)
     return {"state": state, "actor_optimizer": actor_optimizer, "q_optimizer": q_optimizer, "update": update,
-            "actor_apply": actor_apply, "rb": rb, "rngs": rngs, "run_dir": run["dir"]}  # fmt: skip
+            "actor_apply": actor_apply, "rb": rb, "rngs": rngs, "obs_rms": run["obs_rms"],
+            "run_dir": run["dir"]}  # fmt: skip
 
 
-# ---- Research options: the --paper preset, OU and parameter noise, probe diagnostics, evaluation. DDPG above
-# ---- does not depend on them; with their defaults (Gaussian noise, no preset) a run is the plain algorithm.
+# ---- Research options: the --paper preset, OU and parameter noise, observation normalisation, probe diagnostics,
+# ---- evaluation. DDPG above does not depend on them; with their defaults (Gaussian noise, no preset, raw
+# ---- observations) a run is the plain algorithm.
 
 # Lillicrap et al. 2016, section 7: the settings `--paper` switches on; flags given beside it still win.
 PAPER = dict(
@@ -398,6 +413,38 @@ def actor_layer_norm(args: Args) -> bool:
     """LayerNorm in the actor: when asked for, and always under parameter noise (Plappert et al.: it puts every
     layer on one scale, so that one perturbation scale suits them all)."""
     return args.actor_layer_norm or args.exploration_noise_type == "param"
+
+
+def observation_statistics(obs_shape: tuple, state: Optional[tuple] = None) -> RunningMeanStd:
+    """--normalize-observations: the running mean and variance of observations (float64), from none (count 0: the
+    mean and variance of the observations counted, exactly) or from a saved (mean, var, count)."""
+    obs_rms = RunningMeanStd(epsilon=0.0, shape=obs_shape)
+    if state is not None:
+        obs_rms.mean, obs_rms.var, obs_rms.count = (np.asarray(state[0], np.float64), np.asarray(state[1], np.float64),
+                                                    float(state[2]))  # fmt: skip
+    return obs_rms
+
+
+def count_observation(obs_rms: RunningMeanStd, obs: np.ndarray) -> np.ndarray:
+    """--normalize-observations: the training env's observation, counted in the running statistics, as it is."""
+    obs_rms.update(obs[None])
+    return obs
+
+
+def normalize_obs(obs: np.ndarray, obs_rms, clip: float) -> np.ndarray:
+    """--normalize-observations: observations as the networks see them, (obs - mean) / std with the statistics so
+    far, clipped to +-clip (the 1e-8 keeps a constant dimension finite); without it (obs_rms None), as they are."""
+    if obs_rms is None:
+        return obs
+    return np.clip((obs - obs_rms.mean) / np.sqrt(obs_rms.var + 1e-8), -clip, clip).astype(np.float32)
+
+
+def normalize_batch(batch: tuple, obs_rms, clip: float) -> tuple:
+    """A sampled batch with its observations and next observations normalised (the buffer holds them raw)."""
+    if obs_rms is None:
+        return batch
+    obs, actions, rewards, next_obs, terminations = batch
+    return normalize_obs(obs, obs_rms, clip), actions, rewards, normalize_obs(next_obs, obs_rms, clip), terminations
 
 
 def ou_step(noise: np.ndarray, theta: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
@@ -442,11 +489,15 @@ def probe_diagnostics(run: dict, step: int, args: Args, actor_apply, qf1_apply, 
         return
     if step == args.learning_starts + 1:
         probes["obs"] = rb.obs[np.linspace(0, rb.size - 1, 256).astype(int)]
-        probes["actions"] = np.asarray(actor_apply(state["actor_params"], probes["obs"]))
-    if probes["obs"] is None or step % args.diagnostics_frequency:
+    if probes["obs"] is None or (step % args.diagnostics_frequency and step != args.learning_starts + 1):
         return
-    actions = np.asarray(actor_apply(state["actor_params"], probes["obs"]))
-    probe_q = np.asarray(qf1_apply(state["qf1_params"], probes["obs"], actions))
+    probe_states = normalize_obs(probes["obs"], run["obs_rms"], args.observation_clip)  # as the actor sees them now
+    actions = np.asarray(actor_apply(state["actor_params"], probe_states))
+    probe_q = np.asarray(qf1_apply(state["qf1_params"], probe_states, actions))
+    if step == args.learning_starts + 1:  # the first actions, against which the drift is measured
+        probes["actions"] = actions
+    if step % args.diagnostics_frequency:
+        return
     drift = float(np.mean(np.abs(actions - probes["actions"]) / action_scale))
     run["writer"].add_histogram("diagnostics/probe_actions", actions, step)
     run["writer"].add_histogram("diagnostics/probe_q_values", probe_q, step)
@@ -455,12 +506,14 @@ def probe_diagnostics(run: dict, step: int, args: Args, actor_apply, qf1_apply, 
     probes["actions"] = actions
 
 
-def evaluate(actor_fn, env: gym.Env, episodes: int, seed: int) -> list:
-    """Returns of `episodes` episodes with the noise-free actor; the seeded first reset makes it repeatable."""
+def evaluate(actor_fn, env: gym.Env, episodes: int, seed: int, obs_rms=None, clip: float = 0.0) -> list:
+    """Returns of `episodes` episodes with the noise-free actor; the seeded first reset makes it repeatable. With
+    --normalize-observations, the actor sees them as in training, and they do not count in the statistics."""
     returns = []
     obs, _ = env.reset(seed=seed)
     while len(returns) < episodes:
-        obs, _, terminated, truncated, info = env.step(np.asarray(actor_fn(obs.astype(np.float32))))
+        policy_obs = normalize_obs(obs, obs_rms, clip)
+        obs, _, terminated, truncated, info = env.step(np.asarray(actor_fn(policy_obs.astype(np.float32))))
         if terminated or truncated:
             returns.append(float(info["episode"]["r"]))
             obs, _ = env.reset()
@@ -474,7 +527,8 @@ def evaluate_if_due(run: dict, step: int, args: Args, actor_apply, actor_params)
     evaluate_deferred(run, step, args, actor_apply)
     due = (args.eval_frequency and step % args.eval_frequency == 0) or step == args.total_timesteps
     if args.eval_episodes and due and not defer_evaluation(run, step, args, actor_params):
-        returns = evaluate(partial(actor_apply, actor_params), run["eval_env"], args.eval_episodes, run["eval_seed"])
+        returns = evaluate(partial(actor_apply, actor_params), run["eval_env"], args.eval_episodes, run["eval_seed"],
+                           run["obs_rms"], args.observation_clip)  # fmt: skip
         log_evaluation(run, step, returns)
 
 
@@ -489,7 +543,9 @@ def log_evaluation(run: dict, step: int, returns: list):
 STOPPED = 75  # the exit code of a run stopped by a signal after saving its checkpoint (EX_TEMPFAIL)
 DIVERGED = 3  # the exit code of a run whose losses, Q-values or weights are no longer finite
 INTERRUPTED = 130  # the exit code of a run stopped by Ctrl-C with no checkpoint to save (128 + SIGINT, as shells say)
-CHECKPOINT_FORMAT = 1  # the layout of what a checkpoint holds: a checkpoint of another format is refused
+# the layout of what a checkpoint holds, and those this script reads: 2 added the device, the deferred evaluations
+# and the observation statistics, none of which a run of format 1 had (its --normalize-observations is off)
+CHECKPOINT_FORMAT, READABLE_FORMATS = 2, (1, 2)
 # what a resumed run may change: none of it changes what the run learns (the device does: see resume_error)
 RESUMABLE = {"total_timesteps", "track", "wandb_project_name", "wandb_entity", "capture_video", "save_model",
              "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume"}  # fmt: skip
@@ -522,6 +578,7 @@ def parse_args() -> Tuple[Args, Optional[dict]]:
 def args_error(args: Args) -> Optional[str]:
     """The first setting that makes no sense, as a line saying how to fix it; None if all is well."""
     positive = "total_timesteps buffer_size batch_size policy_frequency learning_rate param_noise_target".split()
+    positive += ["observation_clip"]
     positive += [name for name in ("critic_learning_rate", "final_layer_init") if getattr(args, name) is not None]
     non_negative = "seed learning_starts exploration_noise ou_sigma critic_weight_decay eval_episodes".split()
     non_negative += "eval_frequency diagnostics_frequency checkpoint_frequency".split()
@@ -657,6 +714,7 @@ def open_run(args: Args, checkpoint: Optional[dict]) -> dict:
            "episodes": checkpoint["episodes"] if checkpoint else 0, "episodic_return": float("nan"),
            "wandb_id": checkpoint["wandb_id"] if checkpoint else None, "wandb_run": None, "stop_signals": [],
            "deferred_evaluations": checkpoint.get("deferred_evaluations", []) if checkpoint else [],
+           "obs_rms": saved_statistics(args, eval_env, checkpoint or {}),
            "lock": lock_run_dir(run_dir, new=not checkpoint)}  # fmt: skip
     if args.track:
         import wandb
@@ -685,6 +743,25 @@ def open_run(args: Args, checkpoint: Optional[dict]) -> dict:
                            unit="step", smoothing=0.05)  # fmt: skip
     run["start_time"] = time.time()
     return run
+
+
+def saved_statistics(args: Args, env: gym.Env, saved: dict) -> Optional[RunningMeanStd]:
+    """The observation statistics of --normalize-observations: those a checkpoint or a saved model holds (`saved`),
+    or new ones; None without the option."""
+    if not args.normalize_observations:
+        return None
+    state = (saved["obs_mean"], saved["obs_var"], saved["obs_count"]) if "obs_mean" in saved else None
+    return observation_statistics(env.observation_space.shape, state)
+
+
+def statistics_of(saved: dict) -> dict:
+    """The observation statistics among what a checkpoint, a saved model or a deferred evaluation holds."""
+    return {key: value for key, value in saved.items() if key.startswith("obs_")}
+
+
+def statistics_state(obs_rms: Optional[RunningMeanStd]) -> dict:
+    """What a checkpoint or a saved model holds of the observation statistics: their mean, variance and count."""
+    return {} if obs_rms is None else {"obs_mean": obs_rms.mean, "obs_var": obs_rms.var, "obs_count": obs_rms.count}
 
 
 def lock_run_dir(run_dir: str, new: bool):
@@ -799,7 +876,8 @@ def save_checkpoint_if_due(run: dict, step: int, args: Args, state: dict, rngs: 
     # events still queued for its writing thread, its close does not
     run["writer"].close()
     run_state = {"args": asdict(args), "episodic_return": run["episodic_return"], "wandb_id": run["wandb_id"],
-                 "device": device_name(args), "deferred_evaluations": run["deferred_evaluations"]}  # fmt: skip
+                 "device": device_name(args), "deferred_evaluations": run["deferred_evaluations"],
+                 **statistics_state(run["obs_rms"])}  # fmt: skip
     save_checkpoint(run["dir"], step, state, rngs, rb, {**run_state, **loop})
     run["last_checkpoint"] = step
     if run["stop_signals"] and step < args.total_timesteps:  # at the last step, the run ends as usual
@@ -817,7 +895,8 @@ def defer_evaluation(run: dict, step: int, args: Args, actor_params) -> bool:
     if not (run["stop_signals"] and args.checkpoint_frequency) or step == args.total_timesteps:
         return False
     actor_state = flax.traverse_util.flatten_dict(jax.tree_util.tree_map(np.asarray, actor_params), sep="/")
-    run["deferred_evaluations"].append({"step": step, "actor": actor_state})
+    statistics = {key: np.array(value) for key, value in statistics_state(run["obs_rms"]).items()}  # as now
+    run["deferred_evaluations"].append({"step": step, "actor": actor_state, **statistics})
     return True
 
 
@@ -828,8 +907,9 @@ def evaluate_deferred(run: dict, step: int, args: Args, actor_apply):
         return
     for deferred in run["deferred_evaluations"]:
         deferred_actor = partial(actor_apply, flax.traverse_util.unflatten_dict(deferred["actor"], sep="/"))
+        obs_rms = saved_statistics(args, run["eval_env"], statistics_of(deferred))
         log_evaluation(run, deferred["step"], evaluate(deferred_actor, run["eval_env"], args.eval_episodes,
-                                                       run["eval_seed"]))  # fmt: skip
+                                                       run["eval_seed"], obs_rms, args.observation_clip))
     run["deferred_evaluations"] = []
 
 
@@ -840,7 +920,8 @@ def finish_run(run: dict, args: Args, state: dict):
     if args.save_model:
         model_path = os.path.join(run["dir"], f"{args.exp_name}.msgpack")
         saved_args = {**asdict(args), "hidden_sizes": list(args.hidden_sizes)}  # msgpack takes lists, not tuples
-        saved_model = {"actor": state["actor_params"], "qf1": state["qf1_params"], "args": saved_args}
+        saved_model = {"actor": state["actor_params"], "qf1": state["qf1_params"], "args": saved_args,
+                       **statistics_state(run["obs_rms"])}  # fmt: skip
         with open(model_path, "wb") as f:
             f.write(flax.serialization.msgpack_serialize(saved_model))
         print(f"model saved to {model_path}; evaluate it with: python {sys.argv[0]} --load-model {model_path}")
@@ -858,7 +939,7 @@ def save_checkpoint(run_dir: str, step: int, state: dict, rngs: dict, rb: Replay
     arrays |= {key: value for key, value in extra.items() if isinstance(value, np.ndarray)}
     deferred = extra.get("deferred_evaluations", [])  # the actors' weights among the arrays, their steps in meta
     arrays |= {f"deferred.{i}.{name}": value for i, evaluation in enumerate(deferred)
-               for name, value in evaluation["actor"].items()}  # fmt: skip
+               for name, value in [*evaluation["actor"].items(), *statistics_of(evaluation).items()]}  # fmt: skip
     meta = {
         "framework": "jax", "format_version": CHECKPOINT_FORMAT, "script": os.path.basename(__file__),
         "step": step,
@@ -901,20 +982,22 @@ def load_checkpoint(run_dir: str) -> dict:
         sys.exit(f"error: --resume {run_dir}: its checkpoint.npz is truncated or corrupt ({type(e).__name__})")
     checkpoint = checked_format(checkpoint, run_dir)
     checkpoint["args"]["hidden_sizes"] = tuple(checkpoint["args"]["hidden_sizes"])
-    checkpoint["deferred_evaluations"] = [
-        {"step": step, "actor": {name.split(".", 2)[2]: arrays[name] for name in arrays.files
-                                 if name.startswith(f"deferred.{i}.")}}
-        for i, step in enumerate(checkpoint.pop("deferred_evaluation_steps", []))
-    ]  # fmt: skip
+    checkpoint["deferred_evaluations"] = []
+    for i, step in enumerate(checkpoint.pop("deferred_evaluation_steps", [])):  # the actor, then its statistics
+        saved = {name.split(".", 2)[2]: arrays[name] for name in arrays.files if name.startswith(f"deferred.{i}.")}
+        actor_state = {name: value for name, value in saved.items() if not name.startswith("obs_")}
+        checkpoint["deferred_evaluations"].append({"step": step, "actor": actor_state, **statistics_of(saved)})
+    checkpoint |= {key: arrays[key] for key in ("obs_mean", "obs_var") if key in arrays.files}
     return checkpoint
 
 
 def checked_format(checkpoint: dict, run_dir: str) -> dict:
     """The checkpoint, if this script reads its format; else one line saying which format and script wrote it."""
     version = checkpoint.get("format_version", 0)  # 0: written before checkpoints recorded their format
-    if version != CHECKPOINT_FORMAT:
+    if version not in READABLE_FORMATS:
         writer = f"{checkpoint.get('script', 'this script')} of checkpoint format {version}"
-        sys.exit(f"error: --resume {run_dir}: written by {writer}, and this script reads format {CHECKPOINT_FORMAT}; "
+        readable = " and ".join(map(str, READABLE_FORMATS))
+        sys.exit(f"error: --resume {run_dir}: written by {writer}, and this script reads formats {readable}; "
                  "go on with the version of the script that wrote it")  # fmt: skip
     return checkpoint
 
@@ -972,6 +1055,7 @@ def evaluate_saved_model(args: Args):
             saved_model = flax.serialization.msgpack_restore(f.read())
         saved = Args(**{**saved_model["args"], "hidden_sizes": tuple(saved_model["args"]["hidden_sizes"])})
         actor_params = saved_model["actor"]
+        statistics = statistics_of(saved_model)
     except Exception as e:  # missing, truncated or foreign: say which, and never suggest unpickling it anyway
         reason = f"not a model saved by this script's --save-model ({type(e).__name__})"
         if args.load_model.endswith(".pt"):
@@ -984,7 +1068,9 @@ def evaluate_saved_model(args: Args):
     if error := time_limit_error(args, eval_env):
         sys.exit(f"error: {error}")
     actor = make_actor(eval_env, saved.hidden_sizes, actor_layer_norm(saved))
-    returns = evaluate(jax.jit(partial(actor.apply, actor_params)), eval_env, args.eval_episodes, eval_seed)
+    obs_rms = saved_statistics(saved, eval_env, statistics)  # the statistics of the end of training
+    returns = evaluate(jax.jit(partial(actor.apply, actor_params)), eval_env, args.eval_episodes, eval_seed, obs_rms,
+                       saved.observation_clip)  # fmt: skip
     print(f"{saved.env_id}: eval episodic returns {[round(r, 2) for r in returns]}")
     print(f"mean {np.mean(returns):.2f} +- {np.std(returns):.2f} over {len(returns)} episodes")
 

@@ -135,9 +135,12 @@ def copy_run(run_dir, destination):
     return shutil.copytree(run_dir, destination / "runs" / run_dir.name)
 
 
-def test_a_finished_run_trained_further_is_the_longer_run(finished, tmp_path):
+@pytest.mark.parametrize("format_version", [2, 1])  # 1: as written before the device, deferred evaluations and
+def test_a_finished_run_trained_further_is_the_longer_run(finished, tmp_path, format_version):  # obs statistics
     script, run_dir = finished
     further = copy_run(run_dir, tmp_path / "further")
+    if format_version == 1:
+        set_format_version(further, 1)
     run_script(script, tmp_path / "further", "--resume", str(further), "--total-timesteps", "900")
     run_script(script, tmp_path / "longer", *SHORT, "--total-timesteps", "900")
     assert_same_run(further, run_dirs(tmp_path / "longer")[0])
@@ -394,7 +397,7 @@ def test_ctrl_c_without_checkpoints_stops_after_the_step_with_the_log_complete(s
     assert stopped_at - 100 < max(step for step, _ in scalars["losses/qf1_loss"]) <= stopped_at
 
 
-@pytest.mark.parametrize("version", [None, 2])  # None: a checkpoint written before they recorded their format
+@pytest.mark.parametrize("version", [None, 3])  # None: a checkpoint written before they recorded their format
 def test_a_checkpoint_of_another_format_is_refused_in_one_line(finished, tmp_path, version):
     script, run_dir = finished
     copy = copy_run(run_dir, tmp_path)
@@ -404,11 +407,16 @@ def test_a_checkpoint_of_another_format_is_refused_in_one_line(finished, tmp_pat
     assert result.returncode not in (0, STOPPED) and snapshot(copy) == before
     line = error_line(result)
     assert f"written by {script.name if version else 'this script'} of checkpoint format {version or 0}" in line
-    assert "this script reads format 1" in line
+    assert "this script reads formats 1 and 2" in line
+
+
+# what format 2 added to checkpoints: a checkpoint of format 1 holds none of it
+FORMAT_2_KEYS = ("device", "deferred_evaluations", "deferred_evaluation_steps", "obs_mean", "obs_var", "obs_count")
 
 
 def set_format_version(run_dir, version):
-    """Rewrite a run's checkpoint with another format version (None: without one, as before versions)."""
+    """Rewrite a run's checkpoint with another format version (None: without one, as before versions; 1: also
+    without what format 2 added)."""
 
     def changed(meta: dict) -> dict:
         del meta["format_version"]
@@ -416,6 +424,8 @@ def set_format_version(run_dir, version):
             del meta["script"]
         else:
             meta["format_version"] = version
+        if version == 1:
+            meta = {key: value for key, value in meta.items() if key not in FORMAT_2_KEYS}
         return meta
 
     if (run_dir / "checkpoint.pt").exists():

@@ -110,10 +110,13 @@ ALLOWED = {
         "pytorch": [
             "def defer_evaluation(run: dict, step: int, args: Args, actor: Actor) -> bool:",
             "actor_state = {name: tensor.detach().cpu().clone() for name, tensor in actor.state_dict().items()}",
+            'statistics = {key: torch.tensor(value) for key, value in statistics_state(run["obs_rms"]).items()}  # as '
+            'now',
         ],
         "jax": [
             "def defer_evaluation(run: dict, step: int, args: Args, actor_params) -> bool:",
             'actor_state = flax.traverse_util.flatten_dict(jax.tree_util.tree_map(np.asarray, actor_params), sep="/")',
+            'statistics = {key: np.array(value) for key, value in statistics_state(run["obs_rms"]).items()}  # as now',
         ],
     },
     # the kept actor back: a module copy loading a state_dict (evaluated on a device), the apply function on params
@@ -122,24 +125,27 @@ ALLOWED = {
             "def evaluate_deferred(run: dict, step: int, args: Args, actor: Actor, device):",
             "deferred_actor = copy.deepcopy(actor)",
             'deferred_actor.load_state_dict(deferred["actor"])',
-            'run["eval_seed"], device))  # fmt: skip',
+            'run["eval_seed"], device, obs_rms, args.observation_clip))',
         ],
         "jax": [
             "def evaluate_deferred(run: dict, step: int, args: Args, actor_apply):",
             'deferred_actor = partial(actor_apply, flax.traverse_util.unflatten_dict(deferred["actor"], sep="/"))',
-            'run["eval_seed"]))  # fmt: skip',
+            'run["eval_seed"], obs_rms, args.observation_clip))',
         ],
     },
     # the saved model: torch.save of the modules' state_dicts, Flax's msgpack of the params
     "finish_run": {
         "pytorch": [
             "def finish_run(run: dict, args: Args, actor: Actor, qf1: QNetwork):",
-            'torch.save({"actor": actor.state_dict(), "qf1": qf1.state_dict(), "args": asdict(args)}, model_path)',
+            'statistics = {key: torch.tensor(value) for key, value in statistics_state(run["obs_rms"]).items()}',
+            'torch.save({"actor": actor.state_dict(), "qf1": qf1.state_dict(), "args": asdict(args), **statistics},',
+            'model_path)  # fmt: skip',
         ],
         "jax": [
             "def finish_run(run: dict, args: Args, state: dict):",
             'saved_args = {**asdict(args), "hidden_sizes": list(args.hidden_sizes)}  # msgpack takes lists, not tuples',
-            'saved_model = {"actor": state["actor_params"], "qf1": state["qf1_params"], "args": saved_args}',
+            'saved_model = {"actor": state["actor_params"], "qf1": state["qf1_params"], "args": saved_args,',
+            '**statistics_state(run["obs_rms"])}  # fmt: skip',
             'with open(model_path, "wb") as f:',
             "f.write(flax.serialization.msgpack_serialize(saved_model))",
         ],
@@ -162,7 +168,7 @@ ALLOWED = {
             "deferred = extra.get(\"deferred_evaluations\", [])  # the actors' weights among the arrays, their steps "
             "in meta",
             'arrays |= {f"deferred.{i}.{name}": value for i, evaluation in enumerate(deferred)',
-            'for name, value in evaluation["actor"].items()}  # fmt: skip',
+            'for name, value in [*evaluation["actor"].items(), *statistics_of(evaluation).items()]}  # fmt: skip',
             "meta = {",
             "**{key: value for key, value in extra.items()",
             'if not isinstance(value, np.ndarray) and key != "deferred_evaluations"},',
@@ -181,11 +187,14 @@ ALLOWED = {
             'checkpoint = {**json.loads(str(arrays["meta"])), "arrays": arrays}',
             "checkpoint = checked_format(checkpoint, run_dir)",
             'checkpoint["args"]["hidden_sizes"] = tuple(checkpoint["args"]["hidden_sizes"])',
-            'checkpoint["deferred_evaluations"] = [',
-            '{"step": step, "actor": {name.split(".", 2)[2]: arrays[name] for name in arrays.files',
-            'if name.startswith(f"deferred.{i}.")}}',
-            'for i, step in enumerate(checkpoint.pop("deferred_evaluation_steps", []))',
-            "]  # fmt: skip",
+            'checkpoint["deferred_evaluations"] = []',
+            'for i, step in enumerate(checkpoint.pop("deferred_evaluation_steps", [])):  # the actor, then its '
+            'statistics',
+            'saved = {name.split(".", 2)[2]: arrays[name] for name in arrays.files if '
+            'name.startswith(f"deferred.{i}.")}',
+            'actor_state = {name: value for name, value in saved.items() if not name.startswith("obs_")}',
+            'checkpoint["deferred_evaluations"].append({"step": step, "actor": actor_state, **statistics_of(saved)})',
+            'checkpoint |= {key: arrays[key] for key in ("obs_mean", "obs_var") if key in arrays.files}',
             "return checkpoint",
         ],
     },
@@ -226,12 +235,13 @@ ALLOWED = {
     "evaluate_saved_model": {
         "pytorch": [
             "device = torch.device(device_name(args))",
-            "saved_model = torch.load(args.load_model, map_location=device, weights_only=True)",
+            'saved_model = torch.load(args.load_model, map_location="cpu", weights_only=True)',
             'saved = Args(**saved_model["args"])',
             'actor_state = saved_model["actor"]',
             "actor = Actor(eval_env, saved.hidden_sizes, actor_layer_norm(saved)).to(device)",
             "actor.load_state_dict(actor_state)",
-            "returns = evaluate(actor, eval_env, args.eval_episodes, eval_seed, device)",
+            "returns = evaluate(actor, eval_env, args.eval_episodes, eval_seed, device, obs_rms, "
+            "saved.observation_clip)",
         ],
         "jax": [
             'with open(args.load_model, "rb") as f:',
@@ -240,7 +250,9 @@ ALLOWED = {
             'actor_params = saved_model["actor"]',
             "actor = make_actor(eval_env, saved.hidden_sizes, actor_layer_norm(saved))",
             'jax.config.update("jax_default_matmul_precision", "float32")  # as in training',
-            "returns = evaluate(jax.jit(partial(actor.apply, actor_params)), eval_env, args.eval_episodes, eval_seed)",
+            "returns = evaluate(jax.jit(partial(actor.apply, actor_params)), eval_env, args.eval_episodes, eval_seed, "
+            "obs_rms,",
+            "saved.observation_clip)  # fmt: skip",
         ],
     },
 }
