@@ -4,7 +4,7 @@ Humanoid-v4 buffer; for both scripts, and for an earlier checkout's (--before) b
 
     python benchmark/stop_latency.py --out benchmark/results/stop_latency --before CHECKOUT
 
-Slurm sends SIGKILL --kill-wait seconds (KillWait, 30 by default) after SIGTERM: a run must exit well within them.
+Slurm sends SIGKILL KillWait seconds (slurm.conf; 30 by default) after SIGTERM: a run must exit well within them.
 Each run is a fresh process of the script, as its __main__ runs it (parse_args, then train), with two changes made
 from outside: its ReplayBuffer counts as full from the start (its arrays are preallocated, every page written, so
 the checkpoint holds and writes all of them), and its `evaluate` and `save_checkpoint` print the clock at their
@@ -115,7 +115,7 @@ def measure(script: str, argv: list, signal_after: int, log) -> dict:
                     times[f"{name}_s"] = times.get(f"{name}_s", 0.0) + float(clock) - times[f"{name}_start"]
                     times[f"{name}_runs"] = times.get(f"{name}_runs", 0) + 1
             elif stopped := STOPPED.match(line):
-                times["stopped_line"], times["stop_step"] = now, int(stopped[1])
+                times["stop_step"] = int(stopped[1])
         times["exit_code"] = process.wait()
         times["exit"] = time.monotonic()
         checkpoints = list(Path(cwd).glob("runs/*/checkpoint.*"))
