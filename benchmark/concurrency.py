@@ -10,7 +10,6 @@ gives the median of the repeats, and the ratio of each setting to one run at a t
 """
 
 import argparse
-import csv
 import os
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from report_tables import write_csv
 from speed import ROOT, SCRIPTS, logged_rate
 from sweep import thread_share
 
@@ -67,10 +67,7 @@ def main(argv=None) -> int:
             f"vs_{args.runs[0]}_at_a_time": round(float(np.median(values) / alone), 2),
         })  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "concurrency.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out / "concurrency.csv", rows)
     header = "| " + " | ".join(rows[0]) + " |\n" + "|---" * len(rows[0]) + "|\n"
     table = header + "".join("| " + " | ".join(map(str, row.values())) + " |\n" for row in rows)
     command = "python benchmark/concurrency.py " + " ".join(sys.argv[1:] if argv is None else argv)
