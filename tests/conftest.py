@@ -1,3 +1,4 @@
+import dataclasses
 import importlib
 import os
 import runpy
@@ -52,14 +53,17 @@ def run_script(script: Path, cwd: Path, *args: str, check: bool = True, **extra_
     return result
 
 
-def run_in_process(script: Path, cwd: Path, monkeypatch, *args: str) -> dict:
+def run_in_process(script: Path, cwd: Path, monkeypatch, *args: str, **past_the_checks) -> dict:
     """Train with a script's own `parse_args` and `train` in this process, as its __main__ does, and return what the
-    run built (networks, optimisers, buffer, ...) and its args, to look at them."""
+    run built (networks, optimisers, buffer, ...) and its args, to look at them. `past_the_checks`: settings
+    changed after parse_args has checked the arguments, for a run the command line refuses (one without an update,
+    to look at the initial networks)."""
     monkeypatch.chdir(cwd)
     monkeypatch.setattr(sys, "argv", [str(script), *args])
     monkeypatch.syspath_prepend(str(ROOT))
     ddpg = runpy.run_path(str(script))  # the module's functions, without running its __main__
     args, checkpoint = ddpg["parse_args"]()
+    args = dataclasses.replace(args, **past_the_checks)
     return {**ddpg["train"](args, checkpoint), "args": args}
 
 

@@ -38,18 +38,21 @@ def assert_agree(a: np.ndarray, b: np.ndarray, atol: float, name: str):
     assert apart.mean() <= 1e-3 and np.abs(a - b).max() <= 6e-4, f"{name}: {apart.sum()} of {apart.size} apart"
 
 
-def both(tmp_path, monkeypatch, *args) -> dict:
+def both(tmp_path, monkeypatch, *args, **past_the_checks) -> dict:
     """Both scripts run in this process with the same arguments: what each run built, by framework."""
     for name in SCRIPTS:
         (tmp_path / name).mkdir(parents=True, exist_ok=True)
-    return {name: run_in_process(SCRIPTS[name], tmp_path / name, monkeypatch, *args) for name in sorted(SCRIPTS)}
+    return {name: run_in_process(SCRIPTS[name], tmp_path / name, monkeypatch, *args, **past_the_checks)
+            for name in sorted(SCRIPTS)}  # fmt: skip
 
 
 @pytest.mark.parametrize("env_id", ["Pendulum-v1", "Humanoid-v4", "tests.envs:AsymmetricBounds-v0"])
 @pytest.mark.parametrize("options", [(), ("--paper",), ("--actor-layer-norm", "--critic-layer-norm")])
 def test_one_seed_gives_both_scripts_the_same_initial_weights(tmp_path, monkeypatch, env_id, options):
-    args = ("--env-id", env_id, "--seed", "5", "--total-timesteps", "2", "--learning-starts", "1", "--batch-size", "1")
-    runs = both(tmp_path, monkeypatch, *args, "--buffer-size", "10", "--eval-episodes", "0", *options)  # no update
+    args = ("--env-id", env_id, "--seed", "5", "--total-timesteps", "3", "--learning-starts", "1", "--batch-size", "1")
+    # 2 steps: the actor acts once, and no update runs (a run the command line refuses for that)
+    args += ("--buffer-size", "10", "--eval-episodes", "0", *options)
+    runs = both(tmp_path, monkeypatch, *args, total_timesteps=2)
     torch_weights, jax_weights = weights("torch", runs["torch"]), weights("jax", runs["jax"])
     assert torch_weights.keys() == jax_weights.keys()
     assert any(".ln1." in name for name in jax_weights) == bool(options and options[0] != "--paper")
@@ -57,7 +60,8 @@ def test_one_seed_gives_both_scripts_the_same_initial_weights(tmp_path, monkeypa
         np.testing.assert_array_equal(torch_weights[name], value, err_msg=name)  # value for value
     np.testing.assert_array_equal(jax_weights["actor_params.fc1.kernel"], jax_weights["actor_target_params.fc1.kernel"])
     (tmp_path / "other").mkdir()
-    other_seed = run_in_process(SCRIPTS["jax"], tmp_path / "other", monkeypatch, *args[:3], "6", *args[4:])
+    other_seed = run_in_process(SCRIPTS["jax"], tmp_path / "other", monkeypatch, *args[:3], "6", *args[4:],
+                                total_timesteps=2)  # fmt: skip
     assert not np.array_equal(
         weights("jax", other_seed)["actor_params.fc1.kernel"], jax_weights["actor_params.fc1.kernel"]
     )
