@@ -877,7 +877,7 @@ def evaluate_deferred(run: dict, step: int, args: Args, actor: Actor, device):
     if not run["deferred_evaluations"] or (run["stop_signals"] and step < args.total_timesteps):
         return
     deferred_actor = copy.deepcopy(actor)
-    for deferred in run["deferred_evaluations"]:
+    for deferred in run["deferred_evaluations"] if args.eval_episodes else []:  # --eval-episodes 0 since: none
         deferred_actor.load_state_dict(deferred["actor"])
         obs_rms = saved_statistics(args, run["eval_env"], statistics_of(deferred))
         log_evaluation(run, deferred["step"], evaluate(deferred_actor, run["eval_env"], args.eval_episodes,

@@ -905,7 +905,7 @@ def evaluate_deferred(run: dict, step: int, args: Args, actor_apply):
     run whose stop came at its end)."""
     if not run["deferred_evaluations"] or (run["stop_signals"] and step < args.total_timesteps):
         return
-    for deferred in run["deferred_evaluations"]:
+    for deferred in run["deferred_evaluations"] if args.eval_episodes else []:  # --eval-episodes 0 since: none
         deferred_actor = partial(actor_apply, flax.traverse_util.unflatten_dict(deferred["actor"], sep="/"))
         obs_rms = saved_statistics(args, run["eval_env"], statistics_of(deferred))
         log_evaluation(run, deferred["step"], evaluate(deferred_actor, run["eval_env"], args.eval_episodes,
