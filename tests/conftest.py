@@ -1,5 +1,6 @@
 import dataclasses
 import importlib
+import re
 import os
 import runpy
 import subprocess
@@ -69,6 +70,28 @@ def run_in_process(script: Path, cwd: Path, monkeypatch, *args: str, **past_the_
 
 def run_dirs(cwd: Path) -> list:
     return sorted((cwd / "runs").iterdir())
+
+
+def saved_model(run_dir: Path) -> Path:
+    """The model a run saved with --save-model (not its checkpoint)."""
+    (model,) = [path for path in run_dir.glob("ddpg_continuous_action*") if path.suffix in (".pt", ".msgpack")]
+    return model
+
+
+def loaded_mean(script: Path, cwd: Path, model: Path, episodes: int = 2) -> float:
+    """The mean return that --load-model prints for a saved model."""
+    loaded = run_script(script, cwd, "--load-model", str(model), "--eval-episodes", str(episodes)).stdout
+    return float(re.search(r"^mean (\S+) \+-", loaded, re.MULTILINE).group(1))
+
+
+def stopped_and_resumed(script: Path, cwd: Path, args: tuple, stop_at: int, total: int) -> tuple:
+    """A run of `total` steps never stopped, and the same run trained to `stop_at` then resumed to `total`: their
+    run directories (args must make checkpoints)."""
+    run_script(script, cwd / "whole", *args, "--total-timesteps", str(total))
+    run_script(script, cwd / "resumed", *args, "--total-timesteps", str(stop_at))
+    (resumed,) = run_dirs(cwd / "resumed")
+    run_script(script, cwd / "resumed", "--resume", str(resumed), "--total-timesteps", str(total))
+    return resumed, run_dirs(cwd / "whole")[0]
 
 
 def read_scalars(run_dir: Path) -> dict:

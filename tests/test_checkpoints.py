@@ -20,7 +20,7 @@ import torch
 from tensorboardX import SummaryWriter
 
 from tests.conftest import CHECKPOINTED as SHORT
-from tests.conftest import SCRIPTS, TAGS, read_scalars, run_dirs, run_script, script_env
+from tests.conftest import SCRIPTS, TAGS, loaded_mean, read_scalars, run_dirs, run_script, saved_model, script_env
 
 STOPPED = 75  # the scripts' exit code after a polite stop
 EPISODE = 200  # Pendulum-v1's time limit: its episodes end at multiples of 200 steps
@@ -33,7 +33,7 @@ LONG = (
 
 def final_weights(run_dir) -> dict:
     """The actor's and the critic's weights of a run's saved model, as numpy arrays."""
-    (model,) = [path for path in run_dir.glob("ddpg_continuous_action*") if path.suffix in (".pt", ".msgpack")]
+    model = saved_model(run_dir)
     if model.suffix == ".pt":
         saved = torch.load(model)
         return {f"{net}.{name}": value.numpy() for net in ("actor", "qf1") for name, value in saved[net].items()}
@@ -228,9 +228,7 @@ def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one_and_the_run_goes
 
 def test_a_saved_model_is_evaluated_on_its_runs_own_evaluation_states(uninterrupted, tmp_path):
     script, run_dir = uninterrupted  # trained with --seed 3, evaluated at its end on seed 3's evaluation states
-    (model,) = [path for path in run_dir.glob("ddpg_continuous_action*") if path.suffix in (".pt", ".msgpack")]
-    loaded = run_script(script, tmp_path, "--load-model", str(model), "--eval-episodes", "2")  # --seed: default 1
-    mean = float(re.search(r"^mean (\S+) \+-", loaded.stdout, re.MULTILINE).group(1))
+    mean = loaded_mean(script, tmp_path, saved_model(run_dir))  # --seed: the default, 1
     assert mean == pytest.approx(read_scalars(run_dir)["eval/episodic_return"][-1][1], abs=0.01)
 
 

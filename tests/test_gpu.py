@@ -6,12 +6,11 @@ seed gives both scripts the same run on the GPU:
     python -m pytest tests/test_gpu.py tests/test_same_run.py
 """
 
-import re
-
 import numpy as np
 import pytest
 
-from tests.conftest import SCRIPTS, read_scalars, run_dirs, run_in_process, run_script
+from tests.conftest import SCRIPTS, loaded_mean, read_scalars, run_dirs, run_in_process, saved_model
+from tests.conftest import stopped_and_resumed
 
 RUN = ("--env-id", "Pendulum-v1", "--learning-starts", "200", "--batch-size", "64", "--eval-frequency", "200",
        "--eval-episodes", "2")  # fmt: skip
@@ -54,15 +53,10 @@ def test_each_exploration_scheme_and_the_paper_preset_train_on_the_gpu(framework
 
 def test_a_checkpointed_run_resumes_and_its_saved_model_loads_on_the_gpu(framework, tmp_path):
     script, args = SCRIPTS[framework], (*RUN, "--checkpoint-frequency", "200", "--save-model")
-    run_script(script, tmp_path / "whole", *args, "--total-timesteps", "800")
-    run_script(script, tmp_path / "resumed", *args, "--total-timesteps", "400")
-    (resumed,) = run_dirs(tmp_path / "resumed")
-    run_script(script, tmp_path / "resumed", "--resume", str(resumed), "--total-timesteps", "800")
-    whole = read_scalars(run_dirs(tmp_path / "whole")[0])
+    resumed, whole_dir = stopped_and_resumed(script, tmp_path, args, 400, 800)
+    whole = read_scalars(whole_dir)
     # bit for bit on one device, where GPU kernels are deterministic (cuBLAS matrix products are)
     assert read_scalars(resumed)["eval/episodic_return"] == whole["eval/episodic_return"]
     assert read_scalars(resumed)["losses/qf1_loss"] == whole["losses/qf1_loss"]
-    (model,) = [path for path in resumed.glob("ddpg_continuous_action*") if path.suffix in (".pt", ".msgpack")]
-    loaded = run_script(script, tmp_path, "--load-model", str(model), "--eval-episodes", "2").stdout
-    mean = float(re.search(r"^mean (\S+) \+-", loaded, re.MULTILINE).group(1))
+    mean = loaded_mean(script, tmp_path, saved_model(resumed))
     assert mean == pytest.approx(whole["eval/episodic_return"][-1][1], abs=0.01)

@@ -2,7 +2,6 @@
 the networks fed normalised and clipped observations while the buffer keeps them raw, and the statistics part of
 the run's state (checkpoints, the saved model, evaluation)."""
 
-import re
 import shutil
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import SCRIPTS, run_dirs, run_in_process, run_script
+from tests.conftest import SCRIPTS, loaded_mean, run_in_process, run_script, saved_model, stopped_and_resumed
 from tests.test_checkpoints import assert_same_run, read_scalars
 
 EPISODE = 200  # Pendulum-v1's episodes
@@ -53,14 +52,9 @@ def test_observations_are_normalised_and_clipped_as_the_networks_see_them(module
 
 def test_a_normalised_run_resumes_into_the_same_run_and_its_saved_model_evaluates_the_same(script, tmp_path):
     args = (*NORMALIZED, "--checkpoint-frequency", "200", "--save-model")
-    run_script(script, tmp_path / "whole", *args, "--total-timesteps", "800")
-    run_script(script, tmp_path / "resumed", *args, "--total-timesteps", "400")
-    (resumed,) = run_dirs(tmp_path / "resumed")
-    run_script(script, tmp_path / "resumed", "--resume", str(resumed), "--total-timesteps", "800")
-    assert_same_run(resumed, run_dirs(tmp_path / "whole")[0])  # every logged value and the final weights
-    (model,) = [path for path in resumed.glob("ddpg_continuous_action*") if path.suffix in (".pt", ".msgpack")]
-    loaded = run_script(script, tmp_path, "--load-model", str(model), "--eval-episodes", "2").stdout
-    mean = float(re.search(r"^mean (\S+) \+-", loaded, re.MULTILINE).group(1))
+    resumed, whole = stopped_and_resumed(script, tmp_path, args, 400, 800)
+    assert_same_run(resumed, whole)  # every logged value and the final weights
+    mean = loaded_mean(script, tmp_path, saved_model(resumed))
     assert mean == pytest.approx(read_scalars(resumed)["eval/episodic_return"][-1][1], abs=0.01)
 
 
@@ -82,7 +76,7 @@ OPTION_FIELDS = ("normalize_observations", "observation_clip")
 
 def test_a_model_saved_before_the_option_existed_loads_as_before(finished_runs, tmp_path):
     for name, run_dir in finished_runs.items():
-        (model,) = [path for path in run_dir.glob("ddpg_continuous_action*") if path.suffix in (".pt", ".msgpack")]
+        model = saved_model(run_dir)
         old = shutil.copy(model, tmp_path / model.name)
         without_the_option(Path(old))
         script = SCRIPTS[name]
