@@ -46,7 +46,8 @@ def test_observations_are_normalised_and_clipped_as_the_networks_see_them(module
     assert module.normalize_batch(batch, None, 5.0) is batch  # off: the very arrays, so no number changes
     assert module.normalize_obs(batch[0], None, 5.0) is batch[0]
     obs, actions, _, next_obs, _ = module.normalize_batch(batch, obs_rms, 0.5)
-    np.testing.assert_allclose(obs, [[-0.5, -0.5]]) and np.testing.assert_allclose(next_obs, [[-0.5, -0.5]])
+    np.testing.assert_allclose(obs, [[-0.5, -0.5]])  # (1 - 2) / 1.63 and (1 - 10) / 1e-4, clipped to 0.5
+    np.testing.assert_allclose(next_obs, [[-0.5, -0.5]])  # (0 - 2) / 1.63 and (0 - 10) / 1e-4, clipped
     assert actions == "actions"
 
 
