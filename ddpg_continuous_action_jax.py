@@ -4,12 +4,13 @@ What `train` does:
   1. Make the env (`make_env`), an actor mu and a critic Q (`Actor`, `QNetwork`, drawn by `init_params`), target
      copies mu' and Q' of both, an Adam optimiser for each network, and a replay buffer (`ReplayBuffer`).
   2. Every env step: act uniformly at random for the first `learning_starts` steps, then with mu(s) plus
-     exploration noise, clipped to the action bounds; step the env; store (s, a, r, s', terminated).
+     exploration noise, clipped to the action bounds; step the env; store (s, a, r, s', terminated, truncated).
   3. Once learning has started, every env step: sample a batch and move Q towards the TD target
      y = r + gamma * (1 - terminated) * Q'(s', mu'(s')) (`compute_td_target`, `update_critic`); every
      `policy_frequency` steps, move mu up Q(s, mu(s)) (`update_actor`) and Polyak-average mu' and Q' towards mu
      and Q (`soft_update`). The three are one compiled call per env step (`make_update`).
 (--normalize-observations: mu and Q see observations normalised by running statistics, `normalize_obs`.)
+(--n-step n: the target sums up to n rewards before it bootstraps, `n_step_transitions`.)
 Below `train`: research options (the `--paper` preset, OU and parameter noise, observation normalisation, probe
 diagnostics, evaluation), then an appendix of run machinery (checks, checkpoints and resume, `--load-model`,
 progress output). DDPG does not depend on either: a reader who stops at the first banner has read all of it.
@@ -91,6 +92,9 @@ class Args:
     env returned so far, clipped to +-observation_clip (Baselines' DDPG); the buffer keeps them raw"""
     observation_clip: float = 5.0
     """with --normalize-observations: the bound of a normalised observation (Baselines: 5)"""
+    n_step: int = 1
+    """the TD target's horizon: the discounted sum of up to n rewards, then the target critic's value; a window ends
+    with its episode (1: DDPG's 1-step target)"""
     critic_action_layer: Literal[1, 2] = 1
     """the critic layer the action enters: 1 (with the observation) or 2 (Lillicrap et al.)"""
     final_layer_init: Optional[float] = None
@@ -165,17 +169,22 @@ class ReplayBuffer:
         self.actions = np.full((capacity, act_dim), 0.0, dtype=np.float32)
         self.rewards = np.full(capacity, 0.0, dtype=np.float32)
         self.terminations = np.full(capacity, 0.0, dtype=np.float32)
+        self.truncations = np.full(capacity, 0.0, dtype=np.float32)  # where an n-step window ends (--n-step)
         self.rng = np.random.default_rng(seed)
 
-    def add(self, obs, next_obs, action, reward, terminated):
+    def add(self, obs, next_obs, action, reward, terminated, truncated):
         self.obs[self.pos], self.next_obs[self.pos], self.actions[self.pos] = obs, next_obs, action
-        self.rewards[self.pos], self.terminations[self.pos] = reward, terminated
+        self.rewards[self.pos], self.terminations[self.pos], self.truncations[self.pos] = reward, terminated, truncated
         self.pos = (self.pos + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, batch_size: int):
+    def sample(self, batch_size: int, n_step: int, gamma: float):
+        """A uniform batch of (s, a, r, s', terminated, discount = gamma); with n_step > 1, of n-step windows."""
         idx = self.rng.integers(0, self.size, batch_size)
-        return self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminations[idx]
+        if n_step > 1:
+            return n_step_transitions(self, idx, n_step, gamma)
+        transitions = self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminations[idx]
+        return *transitions, np.full(batch_size, gamma, dtype=np.float32)
 
 
 class Actor(nn.Module):
@@ -238,10 +247,28 @@ def init_params(network: nn.Module, rng: np.random.Generator, final_layer_init: 
     return {"params": params}
 
 
-def compute_td_target(rewards, terminations, next_obs, actor_target, qf1_target, gamma: float):
-    """y = r + gamma * (1 - terminated) * Q'(s', mu'(s')): only a true termination stops bootstrapping."""
+def compute_td_target(rewards, terminations, next_obs, discounts, actor_target, qf1_target):
+    """y = r + gamma * (1 - terminated) * Q'(s', mu'(s')), the discount being gamma: only a true termination stops
+    bootstrapping. For an n-step window (`n_step_transitions`), r, s', terminated and the discount are the window's."""
     next_q = qf1_target(next_obs, actor_target(next_obs))
-    return jax.lax.stop_gradient(rewards + gamma * (1.0 - terminations) * next_q)
+    return jax.lax.stop_gradient(rewards + discounts * (1.0 - terminations) * next_q)
+
+
+def n_step_transitions(rb: ReplayBuffer, idx: np.ndarray, n_step: int, gamma: float) -> tuple:
+    """--n-step: from each sampled step t, a window of its next k <= n transitions, which ends at the first that ends
+    its episode and never passes the newest. Returned in the 1-step batch's shape, so that `compute_td_target` gives
+    y = r_t + gamma r_t+1 + ... + gamma^(k-1) r_t+k-1 + gamma^k (1 - terminated_t+k-1) Q'(s_t+k, mu'(s_t+k)): after a
+    truncation it bootstraps from the episode's real final observation, as the 1-step target does. n = 1: y is it."""
+    written = (rb.pos - 1 - idx) % rb.capacity + 1  # transitions from t to the newest, in order (rb.size if not full)
+    offsets = np.minimum(np.arange(n_step), written[:, None] - 1)  # a window never reads past the newest
+    steps = (idx[:, None] + offsets) % rb.capacity  # (batch, n): the window's buffer rows, wrapping round the ring
+    ends = (rb.terminations[steps] + rb.truncations[steps]) > 0
+    lengths = np.minimum(np.where(ends.any(1), ends.argmax(1) + 1, n_step), written)  # k: up to the first end
+    in_window = np.arange(n_step) < lengths[:, None]
+    rewards = (rb.rewards[steps] * gamma ** np.arange(n_step) * in_window).sum(1).astype(np.float32)
+    last = steps[np.arange(len(idx)), lengths - 1]
+    discounts = (gamma**lengths).astype(np.float32)
+    return rb.obs[idx], rb.actions[idx], rewards, rb.next_obs[last], rb.terminations[last], discounts
 
 
 def critic_loss(qf1_params, qf1: QNetwork, obs, actions, td_target):
@@ -257,10 +284,10 @@ def actor_loss(actor_params, actor: Actor, qf1: QNetwork, qf1_params, obs):
 
 # In JAX, parameters and optimiser states are values, not attributes of the networks: each update takes them in
 # `state` (after the arguments the PyTorch script's update takes) and returns the new state before its results.
-def update_critic(qf1: QNetwork, q_optimizer, actor_target, qf1_target, batch, gamma: float, state: dict):
+def update_critic(qf1: QNetwork, q_optimizer, actor_target, qf1_target, batch, state: dict):
     """One Adam step on the critic's squared error to the TD target; returns the new state, loss, Q(s, a), target."""
-    obs, actions, rewards, next_obs, terminations = batch
-    td_target = compute_td_target(rewards, terminations, next_obs, actor_target, qf1_target, gamma)
+    obs, actions, rewards, next_obs, terminations, discounts = batch
+    td_target = compute_td_target(rewards, terminations, next_obs, discounts, actor_target, qf1_target)
     grad_fn = jax.value_and_grad(critic_loss, has_aux=True)
     (qf1_loss, qf1_a_values), grads = grad_fn(state["qf1_params"], qf1, obs, actions, td_target)
     updates, q_opt_state = q_optimizer.update(grads, state["q_opt_state"], state["qf1_params"])
@@ -282,7 +309,7 @@ def soft_update(target_params, params, tau: float):
     return optax.incremental_update(params, target_params, tau)
 
 
-def make_update(actor: Actor, qf1: QNetwork, actor_optimizer, q_optimizer, gamma: float, tau: float):
+def make_update(actor: Actor, qf1: QNetwork, actor_optimizer, q_optimizer, tau: float):
     """One compiled call per gradient step: the critic update, then (every policy_frequency-th step) the actor
     update and the soft updates. `with_actor` is static, so there are exactly two compiled versions."""
 
@@ -291,7 +318,7 @@ def make_update(actor: Actor, qf1: QNetwork, actor_optimizer, q_optimizer, gamma
         actor_target = partial(actor.apply, state["actor_target_params"])
         qf1_target = partial(qf1.apply, state["qf1_target_params"])
         state, qf1_loss, qf1_a_values, td_target = update_critic(
-            qf1, q_optimizer, actor_target, qf1_target, batch, gamma, state
+            qf1, q_optimizer, actor_target, qf1_target, batch, state
         )
         metrics = {"qf1_loss": qf1_loss, "qf1_values": qf1_a_values.mean(), "td_target": td_target.mean()}
         if with_actor:
@@ -326,7 +353,7 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
     state = {"actor_params": actor_params, "qf1_params": qf1_params, "actor_target_params": actor_params,
              "qf1_target_params": qf1_params, "actor_opt_state": actor_optimizer.init(actor_params),
              "q_opt_state": q_optimizer.init(qf1_params)}  # fmt: skip
-    update = make_update(actor, qf1, actor_optimizer, q_optimizer, args.gamma, args.tau)
+    update = make_update(actor, qf1, actor_optimizer, q_optimizer, args.tau)
     actor_apply, qf1_apply = jax.jit(actor.apply), jax.jit(qf1.apply)
     rb = ReplayBuffer(args.buffer_size, env.observation_space.shape[0], env.action_space.shape[0], buffer_seed)
     action_scale = np.float32((env.action_space.high - env.action_space.low) / 2)
@@ -364,13 +391,14 @@ def train(args: Args, checkpoint: Optional[dict] = None) -> dict:
         next_obs, reward, terminated, truncated, info = env.step(action)
         # A single env does not autoreset, so on truncation next_obs is the episode's real final observation:
         # the TD target bootstraps from it. Only `terminated` stops bootstrapping.
-        rb.add(obs, next_obs, action, reward, terminated)
+        rb.add(obs, next_obs, action, reward, terminated, truncated)
         obs, episode_over = next_obs, terminated or truncated
         if episode_over:
             log_episode(run, info, global_step)
 
         if global_step > args.learning_starts + 1:  # the first update follows the actor's first action
-            batch = normalize_batch(rb.sample(args.batch_size), run["obs_rms"], args.observation_clip)
+            batch = rb.sample(args.batch_size, args.n_step, args.gamma)
+            batch = normalize_batch(batch, run["obs_rms"], args.observation_clip)
             state, metrics = update(state, batch, global_step % args.policy_frequency == 0)  # with_actor: static
             log_losses(run, global_step, args.policy_frequency, metrics)
             if args.exploration_noise_type == "param" and global_step % 50 == 0:  # Plappert et al. adapt every 50 steps
@@ -443,8 +471,8 @@ def normalize_batch(batch: tuple, obs_rms, clip: float) -> tuple:
     """A sampled batch with its observations and next observations normalised (the buffer holds them raw)."""
     if obs_rms is None:
         return batch
-    obs, actions, rewards, next_obs, terminations = batch
-    return normalize_obs(obs, obs_rms, clip), actions, rewards, normalize_obs(next_obs, obs_rms, clip), terminations
+    obs, actions, rewards, next_obs, *rest = batch
+    return normalize_obs(obs, obs_rms, clip), actions, rewards, normalize_obs(next_obs, obs_rms, clip), *rest
 
 
 def ou_step(noise: np.ndarray, theta: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
@@ -544,12 +572,13 @@ STOPPED = 75  # the exit code of a run stopped by a signal after saving its chec
 DIVERGED = 3  # the exit code of a run whose losses, Q-values or weights are no longer finite
 INTERRUPTED = 130  # the exit code of a run stopped by Ctrl-C with no checkpoint to save (128 + SIGINT, as shells say)
 # the layout of what a checkpoint holds, and those this script reads: 2 added the device, the deferred evaluations
-# and the observation statistics, none of which a run of format 1 had (its --normalize-observations is off)
-CHECKPOINT_FORMAT, READABLE_FORMATS = 2, (1, 2)
+# and the observation statistics, none of which a run of format 1 had (its --normalize-observations is off); 3 the
+# buffer's truncations, which only --n-step reads (a run of format 1 or 2 has n-step 1)
+CHECKPOINT_FORMAT, READABLE_FORMATS = 3, (1, 2, 3)
 # what a resumed run may change: none of it changes what the run learns (the device does: see resume_error)
 RESUMABLE = {"total_timesteps", "track", "wandb_project_name", "wandb_entity", "capture_video", "save_model",
              "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume"}  # fmt: skip
-BUFFER_FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations")
+BUFFER_FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations", "truncations")
 
 
 def parse_args() -> Tuple[Args, Optional[dict]]:
@@ -578,7 +607,7 @@ def parse_args() -> Tuple[Args, Optional[dict]]:
 def args_error(args: Args) -> Optional[str]:
     """The first setting that makes no sense, as a line saying how to fix it; None if all is well."""
     positive = "total_timesteps buffer_size batch_size policy_frequency learning_rate param_noise_target".split()
-    positive += ["observation_clip"]
+    positive += ["observation_clip", "n_step"]
     positive += [name for name in ("critic_learning_rate", "final_layer_init") if getattr(args, name) is not None]
     non_negative = "seed learning_starts exploration_noise ou_sigma critic_weight_decay eval_episodes".split()
     non_negative += "eval_frequency diagnostics_frequency checkpoint_frequency".split()
@@ -637,7 +666,7 @@ def room_error(args: Args, env: gym.Env, directory: str) -> Optional[str]:
     """The replay buffer when full against the memory available, and with checkpoints on, a checkpoint against the
     free disk space (twice over for a new run: a checkpoint is written beside the last one, then replaces it). Too
     big: a line with both figures and the --buffer-size that fits. A tight fit: a warning, and the run goes on."""
-    per_transition = 4 * (2 * env.observation_space.shape[0] + env.action_space.shape[0] + 2)  # float32 fields
+    per_transition = 4 * (2 * env.observation_space.shape[0] + env.action_space.shape[0] + 3)  # float32 fields
     needs = {"memory": (memory_available(), per_transition)}
     if args.checkpoint_frequency:
         needs["disk space"] = (shutil.disk_usage(directory).free, per_transition * (1 if args.resume else 2))
@@ -996,7 +1025,7 @@ def checked_format(checkpoint: dict, run_dir: str) -> dict:
     version = checkpoint.get("format_version", 0)  # 0: written before checkpoints recorded their format
     if version not in READABLE_FORMATS:
         writer = f"{checkpoint.get('script', 'this script')} of checkpoint format {version}"
-        readable = " and ".join(map(str, READABLE_FORMATS))
+        readable = f"{READABLE_FORMATS[0]} to {READABLE_FORMATS[-1]}"
         sys.exit(f"error: --resume {run_dir}: written by {writer}, and this script reads formats {readable}; "
                  "go on with the version of the script that wrote it")  # fmt: skip
     return checkpoint
@@ -1039,10 +1068,11 @@ def restore_checkpoint(checkpoint: dict, state: dict, rngs: dict, rb: ReplayBuff
     for name, rng in rngs.items():
         rng.bit_generator.state = checkpoint["rngs"][name]
     for name in BUFFER_FIELDS:
-        stored = arrays[f"buffer.{name}"]
-        getattr(rb, name)[: len(stored)] = stored
+        if f"buffer.{name}" in arrays.files:  # formats 1 and 2 have no truncations (n-step 1 never reads them)
+            stored = arrays[f"buffer.{name}"]
+            getattr(rb, name)[: len(stored)] = stored
     # one transition per env step: `step` of them were added, the oldest overwritten once the buffer was full
-    rb.pos, rb.size = checkpoint["step"] % rb.capacity, len(stored)
+    rb.pos, rb.size = checkpoint["step"] % rb.capacity, len(arrays["buffer.obs"])
     loop_state = {key: value for key, value in checkpoint.items() if key not in ("arrays", "rngs")}
     loop_state |= {key: arrays[key] for key in ("probe_obs", "probe_actions") if key in arrays.files}
     return state, loop_state

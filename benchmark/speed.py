@@ -144,7 +144,7 @@ def peak_memory_gib(name: str) -> float:
             os.chdir(cwd)
             ddpg = runpy.run_path(script)  # as the script's __main__ runs it
             rb = ddpg["train"](*ddpg["parse_args"]())["rb"]
-        arrays = (rb.obs, rb.next_obs, rb.actions, rb.rewards, rb.terminations)
+        arrays = [getattr(rb, name) for name in ddpg["BUFFER_FIELDS"]]
     else:
         model = library_model(name, "Humanoid-v4", learning_starts=1000)
         model.learn(total_timesteps=1200)

@@ -68,7 +68,7 @@ def torch_networks():
 def sampled_batch(rb):
     import torch
 
-    return [torch.from_numpy(x) for x in rb.sample(speed.BATCH)]
+    return [torch.from_numpy(x) for x in rb.sample(speed.BATCH, 1, speed.GAMMA)]
 
 
 def torch_script_ms() -> float:
@@ -76,7 +76,7 @@ def torch_script_ms() -> float:
 
     def step(i):
         batch = sampled_batch(rb)
-        ddpg.update_critic(qf1, q_optimizer, actor_target, qf1_target, batch, speed.GAMMA)
+        ddpg.update_critic(qf1, q_optimizer, actor_target, qf1_target, batch)
         if i % speed.POLICY_FREQUENCY == 0:
             ddpg.update_actor(actor, actor_optimizer, qf1, batch[0])
             ddpg.soft_update(actor_target, actor, speed.TAU)
@@ -124,7 +124,7 @@ def critic_grads_by_hand(batch, qf1, actor_target, qf1_target):
     """The critic's gradients of the mean squared TD error, with no autograd."""
     import torch
 
-    obs, actions, rewards, next_obs, terminations = batch
+    obs, actions, rewards, next_obs, terminations, _ = batch
     next_q = forward(layers(qf1_target), torch.cat([next_obs, actor_forward(actor_target, next_obs)[-1]], 1))[2]
     td_target = rewards[:, None] + speed.GAMMA * (1.0 - terminations[:, None]) * next_q
     x = torch.cat([obs, actions], 1)
@@ -156,8 +156,8 @@ def check_by_hand(ddpg, nets, batch):
     import torch
 
     actor, qf1, actor_target, qf1_target = nets
-    obs, actions, rewards, next_obs, terminations = batch
-    td_target = ddpg.compute_td_target(rewards, terminations, next_obs, actor_target, qf1_target, speed.GAMMA)
+    obs, actions, rewards, next_obs, terminations, discounts = batch
+    td_target = ddpg.compute_td_target(rewards, terminations, next_obs, discounts, actor_target, qf1_target)
     critic_loss = torch.nn.functional.mse_loss(qf1(obs, actions), td_target)
     autograd = [torch.autograd.grad(critic_loss, list(qf1.parameters()))]
     autograd.append(torch.autograd.grad(-qf1(obs, actor(obs)).mean(), list(actor.parameters())))
@@ -208,13 +208,14 @@ def jax_script_ms() -> float:
              "qf1_target_params": qf1_params, "actor_opt_state": actor_optimizer.init(actor_params),
              "q_opt_state": q_optimizer.init(qf1_params)}  # fmt: skip
 
-    update = ddpg.make_update(actor, qf1, actor_optimizer, q_optimizer, speed.GAMMA, speed.TAU)  # the script's
+    update = ddpg.make_update(actor, qf1, actor_optimizer, q_optimizer, speed.TAU)  # the script's
 
     rb = filled_buffer(ddpg)
 
     def step(i):
         nonlocal state
-        state, metrics = update(state, rb.sample(speed.BATCH), with_actor=i % speed.POLICY_FREQUENCY == 0)
+        batch = rb.sample(speed.BATCH, 1, speed.GAMMA)
+        state, metrics = update(state, batch, with_actor=i % speed.POLICY_FREQUENCY == 0)
         metrics["qf1_loss"].block_until_ready()
 
     return ms_per_step(step)

@@ -41,6 +41,7 @@ def assert_refused(result, tmp_path, message: str, lines: int = 1):
         (["--exploration-noise", "inf"], "--exploration-noise must be a finite number, got inf"),
         (["--critic-learning-rate", "0"], "--critic-learning-rate must be positive, got 0.0"),
         (["--final-layer-init", "-0.1"], "--final-layer-init must be positive, got -0.1"),
+        (["--n-step", "0"], "--n-step must be positive, got 0"),
         (["--seed", "-1"], "--seed must not be negative, got -1"),
         (["--checkpoint-frequency", "-10"], "--checkpoint-frequency must not be negative, got -10"),
         (["--eval-frequency", "-1"], "--eval-frequency must not be negative"),
@@ -48,7 +49,7 @@ def assert_refused(result, tmp_path, message: str, lines: int = 1):
         (["--exp-name", ""], "--exp-name must be a name without '/'"),
         (["--load-model", "model.pt", "--resume", "runs/x"], "give one of them"),
         (["--load-model", "no/such/model.pt"], "--load-model no/such/model.pt: no file"),
-        (["--env-id", "Hopper-v5", "--buffer-size", str(10**9)], "--buffer-size 1000000000 takes 100.58 GiB of memory"),
+        (["--env-id", "Hopper-v5", "--buffer-size", str(10**9)], "--buffer-size 1000000000 takes 104.31 GiB of memory"),
         (["--env-id", "tests.envs:NoTimeLimit-v0", "--checkpoint-frequency", "100"], "has no time limit"),
         (["--env-id", "tests.envs:NoTimeLimit-v0"], "--eval-episodes: an evaluation runs whole episodes"),
         (["--load-model", ""], "--load-model is empty (a shell variable that was never set?)"),
@@ -62,7 +63,7 @@ def test_bad_setting_gets_one_clear_line_before_anything_is_written(script, tmp_
 
 def test_a_buffer_that_cannot_fit_names_the_size_that_would(script, tmp_path):
     available = psutil.virtual_memory().available
-    transitions = 2 * available // (4 * (2 * 11 + 3 + 2))  # twice what fits, in Hopper's float32 transitions
+    transitions = 2 * available // (4 * (2 * 11 + 3 + 3))  # twice what fits, in Hopper's float32 transitions
     result = run_script(
         script, tmp_path, *PENDULUM, "--env-id", "Hopper-v5", "--buffer-size", str(transitions), check=False
     )
@@ -72,18 +73,18 @@ def test_a_buffer_that_cannot_fit_names_the_size_that_would(script, tmp_path):
 
 
 def test_a_tight_fit_gets_a_warning_and_the_run_goes_on(module, capsys, monkeypatch):
-    env = module.make_env("Hopper-v5", seed=0)  # 11 + 11 + 3 + 2 float32 per transition: 108 bytes
+    env = module.make_env("Hopper-v5", seed=0)  # 11 + 11 + 3 + 3 float32 per transition: 112 bytes
     monkeypatch.setattr(module, "memory_available", lambda: 100 * 2**20)
-    args = module.Args(env_id="Hopper-v5", buffer_size=900_000)  # 92.7 of 100 MiB
+    args = module.Args(env_id="Hopper-v5", buffer_size=900_000)  # 96.1 of 100 MiB
     assert module.room_error(args, env, ".") is None
     warning = capsys.readouterr().err.strip()
     assert warning.startswith("warning: --buffer-size 900000 takes 0.09 GiB of memory when full and 0.10 GiB")
-    assert "--buffer-size 776722 leaves a fifth" in warning and len(warning.splitlines()) == 1
-    args = module.Args(env_id="Hopper-v5", buffer_size=1_000_000)  # 103 MiB
-    assert "--buffer-size 776722 would fit" in module.room_error(args, env, ".")
+    assert "--buffer-size 748982 leaves a fifth" in warning and len(warning.splitlines()) == 1
+    args = module.Args(env_id="Hopper-v5", buffer_size=1_000_000)  # 107 MiB
+    assert "--buffer-size 748982 would fit" in module.room_error(args, env, ".")
     args = module.Args(env_id="Hopper-v5", buffer_size=100_000, checkpoint_frequency=1000)
     monkeypatch.setattr(module.shutil, "disk_usage", lambda path: type("usage", (), {"free": 20 * 2**20})())
-    assert "of disk space when full and 0.02 GiB is available" in module.room_error(args, env, ".")  # 2 x 10.3 MiB
+    assert "of disk space when full and 0.02 GiB is available" in module.room_error(args, env, ".")  # 2 x 10.7 MiB
 
 
 def test_the_replay_buffer_takes_its_memory_when_it_is_made(module):

@@ -20,7 +20,17 @@ import torch
 from tensorboardX import SummaryWriter
 
 from tests.conftest import CHECKPOINTED as SHORT
-from tests.conftest import SCRIPTS, TAGS, loaded_mean, read_scalars, run_dirs, run_script, saved_model, script_env
+from tests.conftest import (
+    SCRIPTS,
+    TAGS,
+    loaded_mean,
+    read_scalars,
+    run_dirs,
+    run_script,
+    saved_model,
+    script_env,
+    stopped_and_resumed,
+)
 
 STOPPED = 75  # the scripts' exit code after a polite stop
 EPISODE = 200  # Pendulum-v1's time limit: its episodes end at multiples of 200 steps
@@ -135,8 +145,10 @@ def copy_run(run_dir, destination):
     return shutil.copytree(run_dir, destination / "runs" / run_dir.name)
 
 
-@pytest.mark.parametrize("format_version", [2, 1])  # 1: as written before the device, deferred evaluations and
-def test_a_finished_run_trained_further_is_the_longer_run(finished, tmp_path, format_version):  # obs statistics
+# 2: as written before the buffer's truncations (--n-step); 1: also before the device, deferred evaluations and obs
+# statistics
+@pytest.mark.parametrize("format_version", [2, 1])
+def test_a_finished_run_trained_further_is_the_longer_run(finished, tmp_path, format_version):
     script, run_dir = finished
     further = copy_run(run_dir, tmp_path / "further")
     if format_version == 1:
@@ -144,6 +156,18 @@ def test_a_finished_run_trained_further_is_the_longer_run(finished, tmp_path, fo
     run_script(script, tmp_path / "further", "--resume", str(further), "--total-timesteps", "900")
     run_script(script, tmp_path / "longer", *SHORT, "--total-timesteps", "900")
     assert_same_run(further, run_dirs(tmp_path / "longer")[0])
+
+
+def test_a_run_with_the_research_options_resumes_into_the_same_run_and_its_saved_model_evaluates_the_same(
+    script, tmp_path
+):
+    """Normalised observations (statistics and their count) and 3-step targets (windows stop at the truncation at
+    the stop, step 400) in one run, to share its minutes."""
+    args = (*SHORT, "--eval-frequency", "200", "--normalize-observations", "--n-step", "3")
+    resumed, whole = stopped_and_resumed(script, tmp_path, args, 400, 800)
+    assert_same_run(resumed, whole)  # every logged value and the final weights
+    mean = loaded_mean(script, tmp_path, saved_model(resumed))
+    assert mean == pytest.approx(read_scalars(resumed)["eval/episodic_return"][-1][1], abs=0.01)
 
 
 def snapshot(run_dir) -> dict:
@@ -395,7 +419,7 @@ def test_ctrl_c_without_checkpoints_stops_after_the_step_with_the_log_complete(s
     assert stopped_at - 100 < max(step for step, _ in scalars["losses/qf1_loss"]) <= stopped_at
 
 
-@pytest.mark.parametrize("version", [None, 3])  # None: a checkpoint written before they recorded their format
+@pytest.mark.parametrize("version", [None, 4])  # None: a checkpoint written before they recorded their format
 def test_a_checkpoint_of_another_format_is_refused_in_one_line(finished, tmp_path, version):
     script, run_dir = finished
     copy = copy_run(run_dir, tmp_path)
@@ -405,7 +429,7 @@ def test_a_checkpoint_of_another_format_is_refused_in_one_line(finished, tmp_pat
     assert result.returncode not in (0, STOPPED) and snapshot(copy) == before
     line = error_line(result)
     assert f"written by {script.name if version else 'this script'} of checkpoint format {version or 0}" in line
-    assert "this script reads formats 1 and 2" in line
+    assert "this script reads formats 1 to 3" in line
 
 
 # what format 2 added to checkpoints: a checkpoint of format 1 holds none of it
@@ -413,8 +437,8 @@ FORMAT_2_KEYS = ("device", "deferred_evaluations", "deferred_evaluation_steps", 
 
 
 def set_format_version(run_dir, version):
-    """Rewrite a run's checkpoint with another format version (None: without one, as before versions; 1: also
-    without what format 2 added)."""
+    """Rewrite a run's checkpoint with another format version (None: without one, as before versions; 2: without
+    the buffer's truncations, which format 3 added; 1: also without what format 2 added)."""
 
     def changed(meta: dict) -> dict:
         del meta["format_version"]
@@ -426,9 +450,15 @@ def set_format_version(run_dir, version):
             meta = {key: value for key, value in meta.items() if key not in FORMAT_2_KEYS}
         return meta
 
+    before_truncations = version in (1, 2)
     if (run_dir / "checkpoint.pt").exists():
-        torch.save(changed(torch.load(run_dir / "checkpoint.pt", weights_only=True)), run_dir / "checkpoint.pt")
+        checkpoint = changed(torch.load(run_dir / "checkpoint.pt", weights_only=True))
+        if before_truncations:
+            del checkpoint["buffer"]["truncations"]
+        torch.save(checkpoint, run_dir / "checkpoint.pt")
     else:
         arrays = dict(np.load(run_dir / "checkpoint.npz"))
         meta = json.dumps(changed(json.loads(str(arrays.pop("meta")))))
+        if before_truncations:
+            del arrays["buffer.truncations"]
         np.savez(run_dir / "checkpoint.npz", meta=meta, **arrays)

@@ -69,6 +69,7 @@ def test_td_target_against_a_hand_computed_value(module):
     array = torch.tensor if module.__name__ == "ddpg_continuous_action" else jnp.asarray
     rewards = array([1.0, -2.0, 0.5])
     terminations = array([0.0, 1.0, 0.0])
+    discounts = array([0.99, 0.99, 0.99**3])  # row 2: the end of a 3-step window
     next_obs = array([[1.0, 2.0], [3.0, 4.0], [-1.0, 0.5]])
 
     def actor_target(s):
@@ -78,8 +79,8 @@ def test_td_target_against_a_hand_computed_value(module):
         return s.sum(-1) + 10 * a[:, 0]
 
     # row 0: mu' = 0.5, Q' = 3 + 5 = 8, y = 1 + 0.99 * 8; row 1 terminated: y = r; row 2: Q' = -0.5 - 5
-    expected = [1 + 0.99 * 8, -2.0, 0.5 + 0.99 * -5.5]
-    target = module.compute_td_target(rewards, terminations, next_obs, actor_target, qf1_target, 0.99)
+    expected = [1 + 0.99 * 8, -2.0, 0.5 + 0.99**3 * -5.5]
+    target = module.compute_td_target(rewards, terminations, next_obs, discounts, actor_target, qf1_target)
     np.testing.assert_allclose(np.asarray(target), expected, rtol=1e-6)
 
 
@@ -87,7 +88,8 @@ def test_td_target_carries_no_gradient():
     from ddpg_continuous_action import Actor, QNetwork, compute_td_target, make_env
 
     env = make_env(ASYMMETRIC, seed=0)
-    target = compute_td_target(torch.ones(4), torch.zeros(4), torch.randn(4, 3), Actor(env), QNetwork(env), 0.99)
+    discounts = torch.full((4,), 0.99)
+    target = compute_td_target(torch.ones(4), torch.zeros(4), torch.randn(4, 3), discounts, Actor(env), QNetwork(env))
     assert not target.requires_grad
 
 

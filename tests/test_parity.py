@@ -53,6 +53,7 @@ def setup():
         rng.normal(size=64).astype(np.float32),
         rng.normal(size=(64, 3)).astype(np.float32),
         (rng.random(64) < 0.3).astype(np.float32),
+        (0.99 ** rng.integers(1, 4, 64)).astype(np.float32),  # discounts of 1- to 3-step windows
     )
     state = {
         "actor_params": to_flax(actor, LAYERS["actor"]),
@@ -65,7 +66,7 @@ def setup():
 
 def test_one_critic_step_actor_step_and_soft_update_match(setup):
     env, (actor, qf1, actor_target, qf1_target), batch, state = setup
-    lr, gamma, tau = 3e-4, 0.99, 0.005
+    lr, tau = 3e-4, 0.005
     flax_actor, flax_qf1 = jax_ddpg.make_actor(env), jax_ddpg.QNetwork()
     actor_optimizer, q_optimizer = optax.adam(lr), optax.adam(lr)
     state["actor_opt_state"] = actor_optimizer.init(state["actor_params"])
@@ -74,24 +75,22 @@ def test_one_critic_step_actor_step_and_soft_update_match(setup):
     # critic: loss, gradients, parameters after one Adam step
     torch_batch = [torch.from_numpy(x) for x in batch]
     torch_q_optimizer = torch.optim.Adam(qf1.parameters(), lr=lr, fused=True)  # as in the script
-    qf1_loss, qf1_a_values, _ = torch_ddpg.update_critic(
-        qf1, torch_q_optimizer, actor_target, qf1_target, torch_batch, gamma
-    )
-    obs, actions, rewards, next_obs, terminations = batch
+    qf1_loss, qf1_a_values, _ = torch_ddpg.update_critic(qf1, torch_q_optimizer, actor_target, qf1_target, torch_batch)
+    obs, actions, rewards, next_obs, terminations, discounts = batch
     td_target = jax_ddpg.compute_td_target(
         rewards,
         terminations,
         next_obs,
+        discounts,
         lambda s: flax_actor.apply(state["actor_target_params"], s),
         lambda s, a: flax_qf1.apply(state["qf1_target_params"], s, a),
-        gamma,
     )
     grads = jax.grad(lambda p: jax_ddpg.critic_loss(p, flax_qf1, obs, actions, td_target)[0])(state["qf1_params"])
     assert_same(qf1, grads, LAYERS["qf1"], grad=True)
     flax_actor_target = partial(flax_actor.apply, state["actor_target_params"])
     flax_qf1_target = partial(flax_qf1.apply, state["qf1_target_params"])
     state, jax_qf1_loss, jax_qf1_a_values, _ = jax_ddpg.update_critic(
-        flax_qf1, q_optimizer, flax_actor_target, flax_qf1_target, batch, gamma, state
+        flax_qf1, q_optimizer, flax_actor_target, flax_qf1_target, batch, state
     )
     np.testing.assert_allclose(jax_qf1_loss, qf1_loss.numpy(), **TOLERANCE)
     np.testing.assert_allclose(jax_qf1_a_values, qf1_a_values.numpy(), **TOLERANCE)

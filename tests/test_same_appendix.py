@@ -211,7 +211,9 @@ ALLOWED = {
             "the networks and optimisers (loaded in place) and the rest of what it holds (the loop's own state).\"\"\"",
             "for name, net in nets.items():",
             'net.load_state_dict(checkpoint["nets"][name])',
+            'if name in checkpoint["buffer"]:  # formats 1 and 2 have no truncations (n-step 1 never reads them)',
             'stored = checkpoint["buffer"][name].numpy()',
+            'rb.pos, rb.size = checkpoint["step"] % rb.capacity, len(checkpoint["buffer"]["obs"])',
             'rest = {key: value for key, value in checkpoint.items() if key not in ("nets", "rngs", "buffer")}',
             "return nets, {key: value.numpy() if isinstance(value, torch.Tensor) else value for key, value in "
             "rest.items()}",
@@ -224,7 +226,9 @@ ALLOWED = {
             "keys, treedef = jax.tree_util.tree_flatten_with_path(state)",
             "state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(arrays[jax.tree_util.keystr(key)]) for key, _ "
             "in keys])",
+            'if f"buffer.{name}" in arrays.files:  # formats 1 and 2 have no truncations (n-step 1 never reads them)',
             'stored = arrays[f"buffer.{name}"]',
+            'rb.pos, rb.size = checkpoint["step"] % rb.capacity, len(arrays["buffer.obs"])',
             'loop_state = {key: value for key, value in checkpoint.items() if key not in ("arrays", "rngs")}',
             'loop_state |= {key: arrays[key] for key in ("probe_obs", "probe_actions") if key in arrays.files}',
             "return state, loop_state",

@@ -80,14 +80,15 @@ def test_the_first_update_is_the_same_in_both_scripts(tmp_path, monkeypatch):
         assert np.abs(online - target).max() > 0
 
 
-@pytest.mark.parametrize("noise", ["gaussian", "ou", "param", "gaussian, observations normalised"])
+@pytest.mark.parametrize("noise", ["gaussian", "ou", "param", "gaussian, observations normalised, 3-step targets"])
 def test_same_seed_runs_agree_over_the_first_stretch_past_learning_starts(tmp_path, monkeypatch, noise):
     learning_starts, stretch = 150, 50  # an episode starts at step 200: param noise perturbs the actor anew there
     args = ("--env-id", "Pendulum-v1", "--seed", "4", "--total-timesteps", "300", "--learning-starts", "150")
-    option = ("--normalize-observations",) if "normalised" in noise else ("--exploration-noise-type", noise)
-    runs = both(tmp_path, monkeypatch, *args, "--batch-size", "64", "--eval-episodes", "0", *option)
+    normalised_n_step = ("--normalize-observations", "--n-step", "3")
+    options = normalised_n_step if "normalised" in noise else ("--exploration-noise-type", noise)
+    runs = both(tmp_path, monkeypatch, *args, "--batch-size", "64", "--eval-episodes", "0", *options)
     torch_rb, jax_rb = runs["torch"]["rb"], runs["jax"]["rb"]
-    for field in ("obs", "actions", "rewards", "next_obs", "terminations"):
+    for field in ("obs", "actions", "rewards", "next_obs", "terminations", "truncations"):
         torch_field, jax_field = getattr(torch_rb, field), getattr(jax_rb, field)
         np.testing.assert_array_equal(torch_field[:learning_starts], jax_field[:learning_starts], err_msg=field)
         past = slice(learning_starts, learning_starts + stretch)
