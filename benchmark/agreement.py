@@ -112,7 +112,7 @@ def script_args(env_id: str, noise: str, seed: int, total_timesteps: int, option
         "--env-id", env_id, "--exploration-noise-type", noise, "--seed", str(seed),
         "--total-timesteps", str(total_timesteps), "--learning-starts", str(options.learning_starts),
         "--eval-frequency", str(options.eval_frequency), "--eval-episodes", str(options.eval_episodes),
-        "--batch-size", str(options.batch_size),
+        "--batch-size", str(options.batch_size), "--n-step", str(options.n_step),
     ]  # fmt: skip
 
 
@@ -168,6 +168,7 @@ def main(argv=None) -> int:
     parser.add_argument("--eval-frequency", type=int, default=1000)
     parser.add_argument("--eval-episodes", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--n-step", type=int, default=1, help="the scripts' --n-step")
     options = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by every run
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
