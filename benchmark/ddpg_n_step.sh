@@ -14,15 +14,12 @@
 #   SEEDS=20 WORKERS=4 OUT=/scratch/n_step bash benchmark/ddpg_n_step.sh
 #   BUDGETS="Hopper-v4=300000 Walker2d-v4=300000" bash benchmark/ddpg_n_step.sh   # other envs or budgets
 #
-# Settings: benchmark/ddpg_variants.sh's, which runs the study; here OUT is benchmark/runs/n_step, RESULTS
-# benchmark/results/n_step and CHECKPOINT_FREQUENCY 10000 unless given. Run it again to resume.
+# Settings: benchmark/ddpg_variants.sh's, which runs the study; here OUT is benchmark/runs/n_step and RESULTS
+# benchmark/results/n_step unless given. Run it again to resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OUT=${OUT:-benchmark/runs/n_step} RESULTS=${RESULTS:-benchmark/results/n_step}
 export BUDGETS=${BUDGETS:-"Pendulum-v1=10000 Hopper-v4=30000 HalfCheetah-v4=30000"}
-export COMMON_ARGS=${COMMON_ARGS:-"--learning-starts 2000 --eval-frequency 5000 --eval-episodes 5"}
-export SEEDS=${SEEDS:-10}
-export CHECKPOINT_FREQUENCY=${CHECKPOINT_FREQUENCY:-10000}  # runs of 10k-30k steps
 # the variants, in order (the first, the default, is the report's baseline): NAME=ARGS a line
 VARIANTS=$(for n in 1 3 5; do echo "n$n=--n-step $n"; done)
 export VARIANTS STUDY=benchmark/ddpg_n_step.sh

@@ -17,15 +17,12 @@
 #   SLURM=1 SBATCH_ARGS="--cpus-per-task=1 --mem=8G --time=2:00:00" bash benchmark/ddpg_noise.sh
 #   BUDGETS="Hopper-v4=100000 Walker2d-v4=100000" bash benchmark/ddpg_noise.sh   # other envs or budgets
 #
-# Settings: benchmark/ddpg_variants.sh's, which runs the study; here OUT is benchmark/runs/noise, RESULTS
-# benchmark/results/noise and CHECKPOINT_FREQUENCY 10000 unless given. Run it again to resume.
+# Settings: benchmark/ddpg_variants.sh's, which runs the study; here OUT is benchmark/runs/noise and RESULTS
+# benchmark/results/noise unless given. Run it again to resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OUT=${OUT:-benchmark/runs/noise} RESULTS=${RESULTS:-benchmark/results/noise}
 export BUDGETS=${BUDGETS:-"Pendulum-v1=10000 MountainCarContinuous-v0=30000 HalfCheetah-v4=30000"}
-export COMMON_ARGS=${COMMON_ARGS:-"--learning-starts 2000 --eval-frequency 5000 --eval-episodes 5"}
-export SEEDS=${SEEDS:-10}
-export CHECKPOINT_FREQUENCY=${CHECKPOINT_FREQUENCY:-10000}  # runs of 10k-30k steps
 # the variants, in order (the first, the default, is the report's baseline): NAME=ARGS a line
 VARIANTS=$(for noise in gaussian ou param; do echo "$noise=--exploration-noise-type $noise"; done)
 export VARIANTS STUDY=benchmark/ddpg_noise.sh

@@ -5,15 +5,19 @@
 # their settings (benchmark/ddpg_noise.sh, benchmark/ddpg_n_step.sh); STUDY names the one for command.txt.
 #
 # Settings (environment variables): VARIANTS, BUDGETS (ENV=STEPS words, the one place for the envs and their
-# budgets), SEEDS, WORKERS (runs at once; default one per core), OUT, RESULTS, SLURM (1: one array job per env) and
-# SBATCH_ARGS, CHECKPOINT_FREQUENCY and TIME_LIMIT_WARNING as in benchmark/ddpg.sh, COMMON_ARGS (the arguments
-# every run gets). Every env's sweep goes into the one OUT (OUT/{variant}/ddpg_continuous_action_jax/{env}/seed{N}/,
-# variants listed in OUT/variants.json), so one report covers them all. Run it again to resume, as
-# benchmark/ddpg.sh.
+# budgets), SEEDS (10), WORKERS (runs at once; default one per core), OUT, RESULTS, SLURM (1: one array job per env)
+# and SBATCH_ARGS, CHECKPOINT_FREQUENCY (10000) and TIME_LIMIT_WARNING as in benchmark/ddpg.sh, COMMON_ARGS (the
+# arguments every run gets; below). Every env's sweep goes into the one OUT
+# (OUT/{variant}/ddpg_continuous_action_jax/{env}/seed{N}/, variants listed in OUT/variants.json), so one report
+# covers them all. Run it again to resume, as benchmark/ddpg.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${STUDY:?} ${VARIANTS:?} ${BUDGETS:?} ${OUT:?} ${RESULTS:?} ${COMMON_ARGS:?} ${SEEDS:?} ${CHECKPOINT_FREQUENCY:?}"
-export SEEDS CHECKPOINT_FREQUENCY VARIANTS
+: "${STUDY:?} ${VARIANTS:?} ${BUDGETS:?} ${OUT:?} ${RESULTS:?}"
+# the studies' protocol, unless given: 10 seeds, learning from step 2,000, evaluated every 5,000 steps (5 episodes)
+COMMON_ARGS=${COMMON_ARGS:-"--learning-starts 2000 --eval-frequency 5000 --eval-episodes 5"}
+export SEEDS=${SEEDS:-10}
+export CHECKPOINT_FREQUENCY=${CHECKPOINT_FREQUENCY:-10000}  # runs of 10k-30k steps
+export VARIANTS
 export SCRIPTS=ddpg_continuous_action_jax.py  # the question is about the option, not the framework
 status=0
 for budget in $BUDGETS; do  # one sweep per env, as each has its own --total-timesteps
