@@ -52,7 +52,8 @@ def record_run(script: str, script_args: list, out: str) -> float:
     os.chdir(out)
     sys.argv = [script, *script_args]
     start = time.time()
-    rb = runpy.run_path(script, run_name="__main__")["rb"]
+    ddpg = runpy.run_path(script)  # its functions; then train as its __main__ does, keeping what the run built
+    rb = ddpg["train"](*ddpg["parse_args"]())["rb"]
     seconds = time.time() - start
     for field in BUFFER_FIELDS:
         np.save(f"{field}.npy", getattr(rb, field)[: rb.size])
