@@ -536,3 +536,35 @@ def test_first_success_is_the_first_training_step_above_the_threshold_per_run(tm
     assert [row["first_step"] for row in never] == [""] * 4
     assert first_success.summary(rows) == [f"{TORCH}: 4 of 4 runs, first at steps 900-1000"]
     assert first_success.main([sweep, "--env-id", "Missing-v0", "--threshold", "0", "--out", str(tmp_path / "x")]) == 1
+
+
+def write_runs_csv(path: Path, finals: dict):
+    """A runs.csv as report.py writes it: {(env, variant): final returns of seeds 1, 2, ...}, JAX, evaluations."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["env_id", "variant", "script", "protocol", "seed", "steps", "final_return", "run_dir"])
+        for (env_id, variant), returns in finals.items():
+            for seed, final in enumerate(returns, 1):
+                writer.writerow([env_id, variant, "JAX", "eval", seed, 1000, final, f"runs/{variant}/{seed}"])
+
+
+def test_two_studies_are_compared_variant_by_variant(tmp_path):
+    import compare_studies
+
+    spread = np.arange(10.0)
+    shifts = {"gaussian": 50, "param": 0}  # unlike each other, so that a variant compared with another would show
+    raw = {(env, variant): spread + shift for env in ("A-v0", "B-v0") for variant, shift in shifts.items()}
+    normalised = {**raw, ("A-v0", "param"): spread + 100, ("B-v0", "param"): spread + 100}  # gaussian as raw's
+    write_runs_csv(tmp_path / "raw.csv", raw)
+    write_runs_csv(tmp_path / "normalised.csv", normalised)
+    out = tmp_path / "against_raw"
+    with contextlib.redirect_stdout(io.StringIO()):
+        compare_studies.main([str(tmp_path / "normalised.csv"), str(tmp_path / "raw.csv"), "--names", "norm", "raw",
+                              "--out", str(out), *FAST])  # fmt: skip
+    with open(out.with_suffix(".csv"), newline="") as f:
+        rows = {(r["env_id"], r["variant"]): r for r in csv.DictReader(f)}
+    for env in (ALL, "A-v0", "B-v0"):  # only param moved, and each row compares a variant with itself
+        assert rows[(env, "param")]["verdict"].startswith("norm better than raw"), rows[(env, "param")]
+        assert rows[(env, "gaussian")]["verdict"] == "no difference found"
+    assert rows[("A-v0", "param")]["family_size"] == "6"  # one Holm family: 2 variants x (2 envs + all envs)
+    assert "norm better than raw" in out.with_suffix(".md").read_text()
