@@ -20,8 +20,9 @@ averaged; the run stays in the other protocol if its return there is finite).
 
 Beside published numbers: for a sweep without variants that holds both scripts, reference.md and reference.csv put
 these final returns (mean +- std over seeds, per script and protocol, with the seeds of a cell that has fewer) beside
-the published ones of benchmark/reference_results.csv (CleanRL's training returns; Fujimoto et al. 2018's
-deterministic evaluations), a row per env that both have, every column naming its protocol.
+the published ones of benchmark/reference_results.csv (CleanRL's training returns; Fujimoto et al. 2018's best
+deterministic evaluations), a row per env that both have, every column naming its protocol. A third protocol there,
+best eval, is Fujimoto's statistic computed on ours: the highest, over the evaluations, of their mean over seeds.
 
 Variants: a sweep with named variants (e.g. exploration noise gaussian / ou / param) holds OUT/variants.json,
 {"variants": [{"name": ..., "args": [...]}, ...]}, and its tasks in OUT/{variant}/{script}/{env_id}/seed{N}/.
@@ -222,7 +223,7 @@ def main(argv=None) -> int:
     (args.out / "results.md").write_text(table + left_out_note(left_out))
     print(table)
     if has_reference(per_run):
-        write_reference(args.out, rows, left_out)
+        write_reference(args.out, rows, per_run, left_out)
     columns = with_variant(SCRIPT_COLUMNS, per_run)
     comparison = compare_scripts(per_run, columns, args.bootstrap_reps)
     write_comparison(args.out / "comparison", comparison, columns, *LABELS.values(), "two-sided", left_out=left_out)

@@ -5,11 +5,14 @@ reference table, each value with its source) has, in that table's shape: every c
 import csv
 from pathlib import Path
 
-from report_runs import FINAL_SHARE, LABELS, PROTOCOLS, has_variants
+import numpy as np
+
+from report_runs import FINAL_SHARE, LABELS, has_variants, read_run
 from report_tables import left_out_note, write_csv
 
 REFERENCE_FILE = Path(__file__).with_name("reference_results.csv")
-RETURNS = {"train": "train return", "eval": "eval return"}  # what a column header says of its protocol
+# what a column header says of its protocol; best_eval is the statistic of Fujimoto et al.'s Table 1
+RETURNS = {"train": "train return", "eval": "eval return", "best_eval": "best eval return"}
 OURS = "this sweep"  # the source of our cells
 SEEDS = 3  # the seeds of a reference sweep (benchmark/ddpg.sh's SEEDS): a cell of fewer says how many it has
 
@@ -32,15 +35,30 @@ def has_reference(per_run: list) -> bool:
     return not has_variants(per_run) and bool(set(LABELS.values()) & {r["script"] for r in per_run})
 
 
+def best_evals(per_run: list) -> list:
+    """Per env and script, Fujimoto's statistic of its runs: the highest, over the evaluation steps that all its
+    runs have, of their mean evaluation return. A row each in summarise's shape, protocol best_eval, without a std
+    (one number of all the seeds, not a mean over them)."""
+    rows = []
+    for env_id, script in dict.fromkeys((r["env_id"], r["script"]) for r in per_run if r["protocol"] == "eval"):
+        group = [r for r in per_run if (r["env_id"], r["script"], r["protocol"]) == (env_id, script, "eval")]
+        curves = [dict(zip(*read_run(Path(r["run_dir"]))["eval"])) for r in group]
+        steps = sorted(set.intersection(*(set(curve) for curve in curves)))
+        means = [np.mean([curve[step] for curve in curves]) for step in steps]
+        rows.append({"env_id": env_id, "script": script, "protocol": "best_eval", "seeds": len(group),
+                     "steps": group[0]["steps"], "mean": float(max(means)), "std": None})  # fmt: skip
+    return rows
+
+
 def reference_cells(summary: list, published: list) -> list:
-    """The cells of the reference table, in its row order: per env that both the sweep (summarise's rows) and the
-    published values have, per protocol, ours of each script (its mean, std and seeds over seeds) and the
-    published ones."""
+    """The cells of the reference table, in its row order: per env that both the sweep (summarise's rows, and
+    best_evals') and the published values have, per protocol, ours of each script (its mean, std and seeds over
+    seeds) and the published ones."""
     published_env = {p["our_env"]: p["env"] for p in published}
     cells = []
     for env_id in dict.fromkeys(r["env_id"] for r in summary if r["env_id"] in published_env):
         row = {"env_id": env_id, "published_env": published_env[env_id]}
-        for protocol in PROTOCOLS:
+        for protocol in RETURNS:
             ours = {r["script"]: r for r in summary if (r["env_id"], r["protocol"]) == (env_id, protocol)}
             cells += [
                 {**row, "column": f"ours {script}", "protocol": protocol, "source": OURS,
@@ -56,11 +74,11 @@ def reference_cells(summary: list, published: list) -> list:
 
 
 def reference_columns(cells: list, published: list) -> list:
-    """(column, protocol) of the table: the train returns, then the eval returns; ours first, then the published
-    columns in the order of the published values; only those with a cell."""
+    """(column, protocol) of the table: the train returns, then the final eval returns, then the best; ours first,
+    then the published columns in the order of the published values; only those with a cell."""
     present = {(c["column"], c["protocol"]) for c in cells}
     names = [*(f"ours {script}" for script in LABELS.values()), *dict.fromkeys(p["label"] for p in published)]
-    return [(name, protocol) for protocol in PROTOCOLS for name in names if (name, protocol) in present]
+    return [(name, protocol) for protocol in RETURNS for name in names if (name, protocol) in present]
 
 
 def cell_text(cell: dict | None, seeds: int) -> str:
@@ -80,7 +98,10 @@ def reference_caption(seeds: int, cells: list) -> str:
         f"are comparable only under one protocol, which each column names. Ours, per run: train return, the mean "
         f"return of the training episodes (with exploration noise) that ended in the last {FINAL_SHARE:.0%} of its "
         f"steps; eval return, its last deterministic evaluation (noise-free actor, the mean of its episodes); at the "
-        f"steps shown. Then mean +- sample std over seeds, {seeds} seeds a cell unless it says (n=k). Only finished "
+        f"steps shown. Then mean +- sample std over seeds, {seeds} seeds a cell unless it says (n=k). Best eval "
+        f"return, Fujimoto et al.'s statistic: the highest, over the evaluations during training, of their mean over "
+        f"seeds (one number, no std; the max of noisy evaluations, so above the final one, and the more so the "
+        f"fewer the seeds averaged). Only finished "
         f"runs count (a `done` marker): runs still going, failed or stopped are not in it, nor a run whose final "
         f"return under that protocol is not finite. A published number may be another statistic of its runs than "
         f"ours, the value at the end of training: its source says which. Learning curves (mean over seeds, 95% "
@@ -113,11 +134,11 @@ def reference_table(cells: list, published: list) -> str:
     return "\n".join(lines) + "\n" + published_notes(columns, cells)
 
 
-def write_reference(out: Path, summary: list, left_out: list):
+def write_reference(out: Path, summary: list, per_run: list, left_out: list):
     """reference.md and reference.csv (a row per cell) when the sweep has an env of the published values; the
     table on the terminal."""
     published = read_reference()
-    cells = reference_cells(summary, published)
+    cells = reference_cells(summary + best_evals(per_run), published)
     if not cells:
         return
     table = reference_table(cells, published)
