@@ -44,6 +44,8 @@ def best_evals(per_run: list) -> list:
         group = [r for r in per_run if (r["env_id"], r["script"], r["protocol"]) == (env_id, script, "eval")]
         curves = [dict(zip(*read_run(Path(r["run_dir"]))["eval"])) for r in group]
         steps = sorted(set.intersection(*(set(curve) for curve in curves)))
+        if not steps:  # e.g. sweeps of other evaluation frequencies reported together: no common curve
+            continue
         means = [np.mean([curve[step] for curve in curves]) for step in steps]
         rows.append({"env_id": env_id, "script": script, "protocol": "best_eval", "seeds": len(group),
                      "steps": group[0]["steps"], "mean": float(max(means)), "std": None})  # fmt: skip

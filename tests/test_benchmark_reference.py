@@ -153,17 +153,20 @@ def test_a_sweep_of_one_script_gets_its_columns_and_a_sweep_of_variants_no_table
 
 
 def test_the_best_eval_is_the_highest_mean_over_seeds_not_the_mean_of_each_seeds_highest(tmp_path):
-    """Two seeds that peak at different evaluations: Fujimoto's statistic is 50 here, each seed's best 100."""
+    """Two seeds that peak at different evaluations: Fujimoto's statistic is 50 here, each seed's best 100. Two runs
+    evaluated at no common step have none."""
     from torch.utils.tensorboard import SummaryWriter
 
     per_run = []
-    for seed, evaluations in enumerate([{500: 100.0, 1000: 0.0}, {500: 0.0, 1000: 100.0}], start=1):
-        run_dir = tmp_path / f"seed{seed}"
+    runs = {("Hopper-v4", 1): {500: 100.0, 1000: 0.0}, ("Hopper-v4", 2): {500: 0.0, 1000: 100.0},
+            ("Walker2d-v4", 1): {500: 1.0, 1000: 1.0}, ("Walker2d-v4", 2): {700: 1.0, 1400: 1.0}}  # fmt: skip
+    for (env_id, seed), evaluations in runs.items():
+        run_dir = tmp_path / f"{env_id}-{seed}"
         with SummaryWriter(str(run_dir)) as writer:
             for step, value in evaluations.items():
                 writer.add_scalar("eval/episodic_return", value, step)
-        row = {"env_id": "Hopper-v4", "script": "PyTorch", "seed": seed, "steps": 1000, "run_dir": str(run_dir)}
-        per_run += [{**row, "protocol": "eval", "final_return": evaluations[1000]}, {**row, "protocol": "train"}]
+        row = {"env_id": env_id, "script": "PyTorch", "seed": seed, "steps": 1000, "run_dir": str(run_dir)}
+        per_run += [{**row, "protocol": "eval", "final_return": 0.0}, {**row, "protocol": "train"}]
     [best] = report_reference.best_evals(per_run)
     assert (best["env_id"], best["script"], best["seeds"]) == ("Hopper-v4", "PyTorch", 2)
     assert (best["mean"], best["std"]) == (50.0, None)
