@@ -137,10 +137,12 @@ def seed_ranges(seeds: list) -> str:
 
 def write_provenance(path: Path, runs: list, argv: list):
     """provenance.md: the command that made the report, the version of the scripts each run ran, the seeds."""
-    versions = {}
+    versions, versions_of_script = {}, {}
     for run in runs:
         for version in run_versions(run):
             versions.setdefault(version, []).append(run)
+            versions_of_script.setdefault(run.script, set()).add(version)
+    several = sorted(LABELS.get(script, script) for script, found in versions_of_script.items() if len(found) > 1)
     groups = {}
     for run in runs:
         groups.setdefault((run.variant, LABELS.get(run.script, run.script), run.env_id), []).append(run.seed)
@@ -151,8 +153,8 @@ def write_provenance(path: Path, runs: list, argv: list):
         "",
         "Scripts (what each run ran, as sweep.py recorded it when it started or resumed the run):",
         "",
-        *(["**More than one version of the scripts made these runs**: compare them knowingly.", ""]
-          if len(versions) > 1 else []),
+        *([f"**More than one version of the {' and the '.join(several)} script made these runs**: compare them "
+           "knowingly.", ""] if several else []),
         *(f"- {version}: {len(with_it)} run{'s' * (len(with_it) != 1)}" for version, with_it in versions.items()),
         "",
         "| " + " | ".join(RUN_COLUMNS[:3]) + " | seeds |",

@@ -506,7 +506,8 @@ def test_calibration_of_a_variant_study():
 
 def test_provenance_lists_each_runs_script_version_and_the_seeds(tmp_path):
     """provenance.md: the report's command, every version of the scripts that made the runs (a run resumed under
-    another version counts under both; a task without versions.jsonl is unknown) and the seeds of each group."""
+    another version counts under both; a task without versions.jsonl is unknown), which script ran in more than
+    one, and the seeds of each group."""
     sweep = write_sweep(tmp_path / "sweep", {(TORCH, "Fake-v0"): [1.0, 2.0, 3.0, 4.0], (JAX, "Fake-v0"): [5.0, 6.0]})
     shutil.rmtree(tmp_path / "sweep" / TORCH / "Fake-v0" / "seed3")
     old, new = ({"script": f"{TORCH}.py", "sha256": sha, "commit": "c0ffee", "modified": False} for sha in "ab")
@@ -517,7 +518,8 @@ def test_provenance_lists_each_runs_script_version_and_the_seeds(tmp_path):
         assert report.main([sweep, "--out", str(tmp_path / "out"), *FAST]) == 0
     provenance = (tmp_path / "out" / "provenance.md").read_text()
     assert f"`python benchmark/report.py {sweep} --out {tmp_path / 'out'} --bootstrap-reps 200`" in provenance
-    assert "**More than one version of the scripts made these runs**" in provenance
+    # the JAX runs (one version each: unknown) are not flagged beside PyTorch's several
+    assert "**More than one version of the PyTorch script made these runs**: compare" in provenance
     assert f"- {TORCH}.py at commit c0ffee (file sha256 a): 2 runs" in provenance
     assert f"- {TORCH}.py at commit c0ffee (file sha256 b): 1 run" in provenance
     assert f"- {TORCH}.py at commit c0ffee with uncommitted changes (file sha256 b): 1 run" in provenance
