@@ -23,6 +23,8 @@ these final returns (mean +- std over seeds, per script and protocol, with the s
 the published ones of benchmark/reference_results.csv (CleanRL's training returns; Fujimoto et al. 2018's best
 deterministic evaluations), a row per env that both have, every column naming its protocol. A third protocol there,
 best eval, is Fujimoto's statistic computed on ours: the highest, over the evaluations, of their mean over seeds.
+Below the table (and in reference_tests.csv), each of ours with 2 or more seeds is tested against each published value
+that gives a spread, from the two sides' means, stds and seeds (Welch's t-test, Holm over the table).
 
 Variants: a sweep with named variants (e.g. exploration noise gaussian / ou / param) holds OUT/variants.json,
 {"variants": [{"name": ..., "args": [...]}, ...]}, and its tasks in OUT/{variant}/{script}/{env_id}/seed{N}/.

@@ -1,13 +1,18 @@
 """Our final returns beside the published ones, for benchmark/report.py: reference.md and reference.csv, written for
 a sweep without variants that holds both scripts, a row per env that benchmark/reference_results.csv (the project's
-reference table, each value with its source) has, in that table's shape: every column one protocol."""
+reference table, each value with its source) has, in that table's shape: every column one protocol. Below it, ours
+tested against each published value that gives a spread (Welch's t-test from the two sides' means, stds and seeds,
+Holm over the table)."""
 
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from report_runs import FINAL_SHARE, LABELS, has_variants, read_run
+from report_stats import ALPHA, holm
 from report_tables import left_out_note, write_csv
 
 REFERENCE_FILE = Path(__file__).with_name("reference_results.csv")
@@ -136,14 +141,77 @@ def reference_table(cells: list, published: list) -> str:
     return "\n".join(lines) + "\n" + published_notes(columns, cells)
 
 
+def welch(ours: dict, published: dict) -> dict:
+    """Ours minus the published mean, its 95% interval and the two-sided p of Welch's t-test, from each side's mean,
+    sample std and seeds (all that a published value gives: its runs are not at hand). It assumes returns roughly
+    normal over seeds; with 3 seeds a side it finds only large differences, and the interval says how large."""
+    ours_var, published_var = ours["std"] ** 2 / ours["seeds"], published["std"] ** 2 / published["seeds"]
+    error = math.sqrt(ours_var + published_var)
+    df = (ours_var + published_var) ** 2 / (
+        ours_var**2 / (ours["seeds"] - 1) + published_var**2 / (published["seeds"] - 1)
+    )
+    difference = ours["mean"] - published["mean"]
+    half_width = stats.t.ppf(1 - ALPHA / 2, df) * error
+    return {"difference": difference, "low": difference - half_width, "high": difference + half_width,
+            "p": float(2 * stats.t.sf(abs(difference) / error, df))}  # fmt: skip
+
+
+def agreement(cells: list) -> list:
+    """Each of our cells against each published cell of its env and protocol that has a spread (a std over 2 or
+    more seeds): Welch's test (welch), Holm-adjusted over all the tests, and a verdict; a row with the reason where
+    ours cannot be tested (one seed, or no spread on either side)."""
+    rows = []
+    spread = [c for c in cells if c["source"] != OURS and c["std"] is not None and c["seeds"] > 1]
+    for ours in (c for c in cells if c["source"] == OURS):
+        for published in (c for c in spread if (c["env_id"], c["protocol"]) == (ours["env_id"], ours["protocol"])):
+            row = {"env_id": ours["env_id"], "protocol": ours["protocol"], "ours": ours["column"],
+                   "published": published["column"], "ours_seeds": ours["seeds"]}  # fmt: skip
+            if ours["seeds"] < 2:
+                rows.append({**row, "verdict": f"not tested: {ours['seeds']} seed of ours, no spread"})
+            elif ours["std"] == 0 and published["std"] == 0:
+                rows.append({**row, "verdict": "not tested: no spread on either side"})
+            else:
+                rows.append({**row, **welch(ours, published)})
+    tested = [r for r in rows if "p" in r]
+    for row, adjusted in zip(tested, holm(np.array([r["p"] for r in tested])) if tested else []):
+        found = adjusted <= ALPHA
+        row.update(holm_p=adjusted, verdict=("ours higher" if row["difference"] > 0 else "ours lower") if found
+                   else "no difference found")  # fmt: skip
+    return rows
+
+
+def agreement_table(rows: list) -> str:
+    """Below the reference table: agreement's rows, with how they are computed."""
+    tested = sum("p" in r for r in rows)
+    lines = [
+        "", f"Ours against each published value that gives a spread (its std and seeds), per env and protocol: ours "
+        f"minus the published mean, its 95% interval and the p of Welch's t-test (two-sided, from each side's mean, "
+        f"std and seeds: the published runs are not at hand; it assumes returns roughly normal over seeds), "
+        f"Holm-adjusted over all the tests of this table ({tested}). A verdict needs Holm p <= {ALPHA}. With 3 seeds "
+        f"a side only large differences can be found: the interval says how large a one the seeds leave open. "
+        f"Published values without a spread are compared by value only, in the table above.", "",
+        "| env | protocol | ours | published | ours - published | 95% interval | p | Holm p | verdict |",
+        "| --- " * 9 + "|",
+    ]  # fmt: skip
+    for r in rows:
+        numbers = (f"{r['difference']:+.0f} | [{r['low']:+.0f}, {r['high']:+.0f}] | {r['p']:.3f} | {r['holm_p']:.3f}"
+                   if "p" in r else " |  |  | ")  # fmt: skip
+        names = f"{r['env_id']} | {r['protocol']} | {r['ours']} | {r['published']}"
+        lines.append(f"| {names} | {numbers} | {r['verdict']} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_reference(out: Path, summary: list, per_run: list, left_out: list):
-    """reference.md and reference.csv (a row per cell) when the sweep has an env of the published values; the
-    table on the terminal."""
+    """reference.md and reference.csv (a row per cell), with ours tested against the published spreads
+    (reference_tests.csv), when the sweep has an env of the published values; the tables on the terminal."""
     published = read_reference()
     cells = reference_cells(summary + best_evals(per_run), published)
     if not cells:
         return
-    table = reference_table(cells, published)
+    tests = agreement(cells)
+    table = reference_table(cells, published) + (agreement_table(tests) if tests else "")
     (out / "reference.md").write_text(table + left_out_note(left_out))
     write_csv(out / "reference.csv", cells)
+    if tests:
+        write_csv(out / "reference_tests.csv", tests)
     print(table)

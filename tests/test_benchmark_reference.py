@@ -5,9 +5,11 @@ import contextlib
 import io
 import itertools
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.stats
 
 from tests.test_benchmark_report import FAST, JAX, TORCH, read_csv, write_sweep, write_variant_sweep
 
@@ -78,15 +80,20 @@ def expected(script: str, env_id: str, protocol: str) -> tuple:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> tuple:
-    """The report of a sweep of both scripts on HalfCheetah-v4, Pusher-v5 and Fake-v0 (no published values):
-    reference.csv's rows by (env, column, protocol), and reference.md."""
+def reference_out(tmp_path_factory) -> Path:
+    """The report of a sweep of both scripts on HalfCheetah-v4, Pusher-v5 and Fake-v0 (no published values)."""
     tmp_path = tmp_path_factory.mktemp("reference")
     sweep = write_sweep(tmp_path / "sweep", EVAL_FINALS)
     with contextlib.redirect_stdout(io.StringIO()):
         assert report.main([sweep, "--out", str(tmp_path / "out"), *FAST]) == 0
-    rows = {(r["env_id"], r["column"], r["protocol"]): r for r in read_csv(tmp_path / "out" / "reference.csv")}
-    return rows, (tmp_path / "out" / "reference.md").read_text()
+    return tmp_path / "out"
+
+
+@pytest.fixture(scope="module")
+def reference(reference_out) -> tuple:
+    """That report's reference.csv rows by (env, column, protocol), and its reference.md."""
+    rows = {(r["env_id"], r["column"], r["protocol"]): r for r in read_csv(reference_out / "reference.csv")}
+    return rows, (reference_out / "reference.md").read_text()
 
 
 def test_ours_are_the_mean_and_std_over_seeds_of_each_runs_final_value(reference):
@@ -103,7 +110,7 @@ def test_ours_are_the_mean_and_std_over_seeds_of_each_runs_final_value(reference
 def test_the_table_has_a_row_per_env_with_published_values_and_names_each_protocol(reference):
     rows, table = reference
     assert {env_id for env_id, _, _ in rows} == {"HalfCheetah-v4", "Pusher-v5"}
-    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    lines = [line for line in table.split("Published values:")[0].splitlines() if line.startswith("| ")]
     headers = [cell.strip() for cell in lines[0].strip("|").split("|")]
     assert headers[:2] == ["env", "steps (ours)"]
     assert all(re.fullmatch(r".+ \((train|eval|best eval) return\)", header) for header in headers[2:])
@@ -170,3 +177,43 @@ def test_the_best_eval_is_the_highest_mean_over_seeds_not_the_mean_of_each_seeds
     [best] = report_reference.best_evals(per_run)
     assert (best["env_id"], best["script"], best["seeds"]) == ("Hopper-v4", "PyTorch", 2)
     assert (best["mean"], best["std"]) == (50.0, None)
+
+
+def test_ours_are_tested_against_each_published_spread_with_welch_and_holm(reference_out, reference):
+    """reference_tests.csv: each of ours with 2 or more seeds against each published value with a std of its env and
+    protocol (CleanRL's train returns), its p as scipy's Welch test from the same summaries gives it, Holm over the
+    table; the verdict follows the Holm p. One seed of ours is listed, not tested."""
+    rows, table = reference
+    tests = {(r["env_id"], r["ours"], r["published"]): r for r in read_csv(reference_out / "reference_tests.csv")}
+    cleanrl = ("CleanRL PyTorch", "CleanRL JAX")
+    assert set(tests) == {(env_id, f"ours {LABELS[script]}", label) for script, env_id in EVAL_FINALS
+                          if env_id != "Fake-v0" for label in cleanrl}  # fmt: skip
+    assert tests["Pusher-v5", "ours JAX", "CleanRL JAX"]["verdict"] == "not tested: 1 seed of ours, no spread"
+    tested = [r for r in tests.values() if r["p"]]
+    assert len(tested) == 6 and f"Holm-adjusted over all the tests of this table ({len(tested)})" in table
+    for r in tested:
+        ours, published = (rows[r["env_id"], r[side], "train"] for side in ("ours", "published"))
+        summaries = [(float(c["mean"]), float(c["std"]), int(c["seeds"])) for c in (ours, published)]
+        welch = scipy.stats.ttest_ind_from_stats(*summaries[0], *summaries[1], equal_var=False)
+        assert float(r["p"]) == pytest.approx(welch.pvalue)
+        assert float(r["low"]) < float(r["difference"]) < float(r["high"])
+        found = float(r["holm_p"]) <= 0.05
+        assert r["verdict"] == ("ours lower" if float(r["difference"]) < 0 else "ours higher") if found else (
+            r["verdict"] == "no difference found")
+    p_values = sorted(float(r["p"]) for r in tested)
+    assert min(float(r["holm_p"]) for r in tested) == pytest.approx(min(1.0, 6 * p_values[0]))
+    assert tests["HalfCheetah-v4", "ours PyTorch", "CleanRL PyTorch"]["verdict"] == "ours lower"  # 97 vs 10374
+
+
+def test_welchs_interval_covers_the_true_difference_95_percent_of_the_time_at_3_seeds_a_side():
+    """Normal returns, 3 seeds a side, unequal spreads: the interval holds the true difference in ~95% of the
+    samples and the test says p <= 0.05 exactly when the interval leaves out 0."""
+    rng = np.random.default_rng(0)
+    covered = 0
+    for _ in range(4000):
+        ours, published = rng.normal(100.0, 10.0, 3), rng.normal(80.0, 40.0, 3)
+        summaries = ({"mean": x.mean(), "std": x.std(ddof=1), "seeds": 3} for x in (ours, published))
+        result = report_reference.welch(*summaries)
+        covered += result["low"] <= 20.0 <= result["high"]
+        assert (result["p"] <= 0.05) == (not result["low"] <= 0.0 <= result["high"])
+    assert 0.935 <= covered / 4000 <= 0.965
