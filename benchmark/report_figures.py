@@ -89,7 +89,8 @@ def plot_env(env_id: str, per_run: list, styles: dict, path: Path):
         for group in dict.fromkeys((r["variant"], r["script"]) for r in lines):
             runs = [data[r["run_dir"]][protocol] for r in lines if (r["variant"], r["script"]) == group]
             mean, low, high = mean_band(np.array([curve(protocol, *run, grid) for run in runs]))
-            ax.plot(grid, mean, label=f"{group_name(*group)} ({len(runs)} seed{'s' * (len(runs) != 1)})", **styles[group])
+            seeds = f"{len(runs)} seed{'s' * (len(runs) != 1)}"
+            ax.plot(grid, mean, label=f"{group_name(*group)} ({seeds})", **styles[group])
             ax.fill_between(grid, low, high, color=styles[group]["color"], alpha=0.12 if crowded else 0.2, linewidth=0)
         ax.set_title(TITLES[protocol], fontsize=10)
         ax.set_xlabel("environment steps")
