@@ -197,9 +197,8 @@ def test_ours_are_tested_against_each_published_spread_with_welch_and_holm(refer
         welch = scipy.stats.ttest_ind_from_stats(*summaries[0], *summaries[1], equal_var=False)
         assert float(r["p"]) == pytest.approx(welch.pvalue)
         assert float(r["low"]) < float(r["difference"]) < float(r["high"])
-        found = float(r["holm_p"]) <= 0.05
-        assert r["verdict"] == ("ours lower" if float(r["difference"]) < 0 else "ours higher") if found else (
-            r["verdict"] == "no difference found")
+        direction = "ours lower" if float(r["difference"]) < 0 else "ours higher"
+        assert r["verdict"] == (direction if float(r["holm_p"]) <= 0.05 else "no difference found")
     p_values = sorted(float(r["p"]) for r in tested)
     assert min(float(r["holm_p"]) for r in tested) == pytest.approx(min(1.0, 6 * p_values[0]))
     assert tests["HalfCheetah-v4", "ours PyTorch", "CleanRL PyTorch"]["verdict"] == "ours lower"  # 97 vs 10374
