@@ -173,7 +173,7 @@ def agreement(cells: list) -> list:
             else:
                 rows.append({**row, **welch(ours, published)})
     tested = [r for r in rows if "p" in r]
-    for row, adjusted in zip(tested, holm(np.array([r["p"] for r in tested])) if tested else []):
+    for row, adjusted in zip(tested, holm(np.array([r["p"] for r in tested]))):
         found = adjusted <= ALPHA
         row.update(holm_p=adjusted, verdict=("ours higher" if row["difference"] > 0 else "ours lower") if found
                    else "no difference found")  # fmt: skip
