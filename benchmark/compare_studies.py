@@ -2,7 +2,8 @@
 added to the launcher's COMMON_ARGS, say) change what each variant reaches? Reads the two reports' runs.csv (one
 final return per run), and compares the same variant, env, script and protocol of NEW against BASELINE with
 report.py's statistics, two-sided, one Holm family per script and protocol; writes the table as report.py writes
-its comparisons (OUT.md, OUT.csv). The observation-normalisation experiment of the noise study:
+its comparisons (OUT.md, OUT.csv). A sweep without variants (its runs.csv has no variant column) is compared env by
+env, as one without variants; against a study with variants, none of its runs has a counterpart. The observation-normalisation experiment of the noise study:
 
     python benchmark/compare_studies.py benchmark/results/noise/normalized/runs.csv \\
         benchmark/results/noise/runs.csv --names normalised raw --out benchmark/results/noise/normalized/against_raw
@@ -15,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from report_compare import compare_groups, corrected, grouped_finals  # noqa: E402
+from report_runs import has_variants  # noqa: E402
 from report_stats import COMPARISON_SAMPLES  # noqa: E402
 from report_tables import write_comparison  # noqa: E402
 
@@ -23,7 +25,7 @@ COLUMNS = ("env_id", "variant", "script", "protocol")  # the env first and the p
 
 def final_returns(runs_csv: Path) -> list:
     with open(runs_csv, newline="") as f:
-        return [{**row, "final_return": float(row["final_return"])} for row in csv.DictReader(f)]
+        return [{"variant": "", **row, "final_return": float(row["final_return"])} for row in csv.DictReader(f)]
 
 
 def main(argv=None) -> int:
@@ -34,10 +36,12 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the table's path, without .md or .csv")
     parser.add_argument("--bootstrap-reps", type=int, default=COMPARISON_SAMPLES)
     args = parser.parse_args(argv)
-    new, baseline = (grouped_finals(final_returns(path), COLUMNS) for path in (args.new, args.baseline))
-    rows = corrected(compare_groups(new, baseline, COLUMNS, *args.names, "two-sided", args.bootstrap_reps))
+    runs = [final_returns(path) for path in (args.new, args.baseline)]
+    columns = COLUMNS if any(map(has_variants, runs)) else tuple(c for c in COLUMNS if c != "variant")
+    new, baseline = (grouped_finals(rows, columns) for rows in runs)
+    rows = corrected(compare_groups(new, baseline, columns, *args.names, "two-sided", args.bootstrap_reps))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_comparison(args.out, rows, COLUMNS, *args.names, "two-sided")
+    write_comparison(args.out, rows, columns, *args.names, "two-sided")
     return 0
 
 

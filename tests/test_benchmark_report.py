@@ -541,13 +541,15 @@ def test_first_success_is_the_first_training_step_above_the_threshold_per_run(tm
 
 
 def write_runs_csv(path: Path, finals: dict):
-    """A runs.csv as report.py writes it: {(env, variant): final returns of seeds 1, 2, ...}, JAX, evaluations."""
+    """A runs.csv as report.py writes it: {(env, variant): final returns of seeds 1, 2, ...}, JAX, evaluations;
+    without the variant column when no variant has a name (a sweep without variants)."""
+    variants = any(variant for _, variant in finals)
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["env_id", "variant", "script", "protocol", "seed", "steps", "final_return", "run_dir"])
+        writer.writerow(["env_id", *["variant"] * variants, "script", "protocol", "seed", "steps", "final_return"])
         for (env_id, variant), returns in finals.items():
             for seed, final in enumerate(returns, 1):
-                writer.writerow([env_id, variant, "JAX", "eval", seed, 1000, final, f"runs/{variant}/{seed}"])
+                writer.writerow([env_id, *[variant] * variants, "JAX", "eval", seed, 1000, final])
 
 
 def test_two_studies_are_compared_variant_by_variant(tmp_path):
@@ -570,3 +572,20 @@ def test_two_studies_are_compared_variant_by_variant(tmp_path):
         assert rows[(env, "gaussian")]["verdict"] == "no difference found"
     assert rows[("A-v0", "param")]["family_size"] == "6"  # one Holm family: 2 variants x (2 envs + all envs)
     assert "norm better than raw" in out.with_suffix(".md").read_text()
+
+
+def test_two_sweeps_without_variants_are_compared_env_by_env(tmp_path):
+    import compare_studies
+
+    spread = np.arange(10.0)
+    write_runs_csv(tmp_path / "defaults.csv", {("A-v0", ""): spread, ("B-v0", ""): spread})
+    write_runs_csv(tmp_path / "settings.csv", {("A-v0", ""): spread + 100, ("B-v0", ""): spread})
+    out = tmp_path / "against_defaults"
+    with contextlib.redirect_stdout(io.StringIO()):
+        compare_studies.main([str(tmp_path / "settings.csv"), str(tmp_path / "defaults.csv"), "--names", "settings",
+                              "defaults", "--out", str(out), *FAST])  # fmt: skip
+    with open(out.with_suffix(".csv"), newline="") as f:
+        rows = {r["env_id"]: r for r in csv.DictReader(f)}
+    assert "variant" not in rows["A-v0"]
+    assert rows["A-v0"]["verdict"].startswith("settings better than defaults"), rows["A-v0"]
+    assert rows["B-v0"]["verdict"] == "no difference found"
