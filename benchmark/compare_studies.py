@@ -2,8 +2,9 @@
 added to the launcher's COMMON_ARGS, say) change what each variant reaches? Reads the two reports' runs.csv (one
 final return per run), and compares the same variant, env, script and protocol of NEW against BASELINE with
 report.py's statistics, two-sided, one Holm family per script and protocol; writes the table as report.py writes
-its comparisons (OUT.md, OUT.csv). A sweep without variants (its runs.csv has no variant column) is compared env by
-env, as one without variants; against a study with variants, none of its runs has a counterpart. The observation-normalisation experiment of the noise study:
+its comparisons (OUT.md, OUT.csv). Two sweeps without variants (their runs.csv have no variant column) are compared
+env by env; a sweep without variants has no counterpart in a study with them. The observation-normalisation
+experiment of the noise study:
 
     python benchmark/compare_studies.py benchmark/results/noise/normalized/runs.csv \\
         benchmark/results/noise/runs.csv --names normalised raw --out benchmark/results/noise/normalized/against_raw
