@@ -19,8 +19,12 @@ progress output). DDPG does not depend on either: a reader who stops at the firs
 import copy
 import errno
 import fcntl
+import importlib.metadata
+import json
 import math
 import os
+import platform
+import re
 import shutil
 import signal
 import socket
@@ -553,6 +557,9 @@ CHECKPOINT_FORMAT, READABLE_FORMATS = 3, (1, 2, 3)
 RESUMABLE = {"total_timesteps", "track", "wandb_project_name", "wandb_entity", "capture_video", "save_model",
              "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume"}  # fmt: skip
 BUFFER_FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations", "truncations")
+MACHINE_FILE = "machine.json"  # in the run directory: what decided its numbers (record_machine)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")  # what sets the frameworks' threads
+VECTOR_EXTENSION = re.compile(r"sse4_[12]|avx\w*|fma|amx\w*|asimd\w*|sve\w*")  # the CPU flags that change rounding
 
 
 def parse_args() -> Tuple[Args, Optional[dict]]:
@@ -734,6 +741,7 @@ def open_run(args: Args, checkpoint: Optional[dict]) -> dict:
         run["writer"].add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
     else:
         print(f"resuming {run_dir} at step {start_step} of {args.total_timesteps}", flush=True)
+    record_machine(run, args)
     # Ctrl-C, and with checkpoints SIGTERM (preemption) and SIGUSR1 (Slurm's --signal), ask the run to stop
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1) if args.checkpoint_frequency else (signal.SIGINT,):
         signal.signal(signum, lambda signum, frame: ask_to_stop(run, signum))
@@ -744,6 +752,79 @@ def open_run(args: Args, checkpoint: Optional[dict]) -> dict:
                            unit="step", smoothing=0.05)  # fmt: skip
     run["start_time"] = time.time()
     return run
+
+
+def record_machine(run: dict, args: Args):
+    """Record what decides a run's numbers besides its arguments and seed (threads, CPU, versions: the same seed
+    gives other numbers when one of them changes) in the run directory, where it reads without the script
+    (machine.json: one entry per start of the process, as a resumed run may go on elsewhere), and in TensorBoard
+    (the text `machine`, at the step the process starts from)."""
+    path = os.path.join(run["dir"], MACHINE_FILE)
+    record = {"start_step": run["start_step"], **machine(args)}
+    starts = []
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                starts = json.load(f)["starts"]
+        except (ValueError, KeyError, TypeError):  # edited by hand: kept aside, not lost
+            os.replace(path, path + ".unreadable")
+            print(f"warning: {path} was not a list of starts; kept as {path}.unreadable", file=sys.stderr)
+    with open(path + ".new", "w") as f:
+        json.dump({"starts": [*starts, record]}, f, indent=1)
+    os.replace(path + ".new", path)  # all or nothing: a reader never sees half a file
+    table = "\n".join(f"|{key}|{value}|" for key, value in record.items())
+    run["writer"].add_text("machine", f"|what|value|\n|-|-|\n{table}", run["start_step"])
+
+
+def machine(args: Args) -> dict:
+    """This process's machine as it decides the numbers: host, CPU and its vector extensions (x86 and Arm round
+    differently with and without AVX-512, say), the cores it may use, the device, the threads in force and the
+    variables that set them (None: unset), and the versions of what computes."""
+    model, extensions = cpu_description()
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "gymnasium": gym.__version__}
+    versions["mujoco"] = package_version("mujoco")
+    return {"time": time.strftime("%Y-%m-%d %H:%M:%S %z"), "host": socket.gethostname(), "cpu": model,
+            "vector_extensions": extensions, "cores_usable": len(usable_cores()), "cores": os.cpu_count(),
+            "device": device_name(args), "threads": framework_threads(),
+            "thread_variables": {name: os.environ.get(name) for name in THREAD_VARIABLES},
+            "versions": {**versions, **framework_versions()}}  # fmt: skip
+
+
+def cpu_description() -> Tuple[str, list]:
+    """The CPU's model name and its vector extensions (x86's SSE4, AVX, AVX-512, FMA and AMX flags; Arm's ASIMD and
+    SVE), as Linux's /proc/cpuinfo lists them; elsewhere the processor name `platform` knows, and no extensions."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())  # the first processor's
+    except OSError:
+        pass
+    model = fields.get("model name") or platform.processor() or platform.machine()
+    flags = (fields.get("flags") or fields.get("Features") or "").split()
+    return model, sorted(flag for flag in flags if VECTOR_EXTENSION.fullmatch(flag))
+
+
+def usable_cores() -> set:
+    """The cores this process may run on (its affinity: Slurm's and taskset's limit), or all of them."""
+    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+
+
+def package_version(name: str) -> Optional[str]:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def framework_threads() -> dict:
+    """The threads PyTorch computes with on the CPU, as it set them (OMP_NUM_THREADS, or one per core)."""
+    return {"torch": torch.get_num_threads(), "torch_interop": torch.get_num_interop_threads()}
+
+
+def framework_versions() -> dict:
+    return {"torch": torch.__version__}
 
 
 def saved_statistics(args: Args, env: gym.Env, saved: dict) -> Optional[RunningMeanStd]:

@@ -7,16 +7,23 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from types import SimpleNamespace
 
+import flax
 import flax.serialization
 import flax.traverse_util
+import gymnasium
+import jax
+import mujoco
 import numpy as np
+import optax
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboardX import SummaryWriter
 
 from tests.conftest import CHECKPOINTED as SHORT
@@ -307,11 +314,51 @@ def test_checkpoints_off_writes_none(script, tmp_path):
     assert os.listdir(tmp_path / "runs")
 
 
-def test_a_resumed_run_may_turn_the_diagnostics_off(finished, tmp_path):
+# a machine other than the tests': one thread, set as a Slurm job would
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": None,
+              "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}  # fmt: skip
+
+
+@pytest.fixture
+def resumed_elsewhere(finished, tmp_path) -> tuple:
+    """A copy of a finished run (checkpoint at 400) resumed to 700 with one thread and the diagnostics off."""
     script, run_dir = finished
     copy = copy_run(run_dir, tmp_path)  # its checkpoint holds the probe states, drawn at step 250
-    run_script(script, tmp_path, "--resume", str(copy), "--total-timesteps", "700", "--diagnostics-frequency", "0")
+    args = ("--resume", str(copy), "--total-timesteps", "700", "--diagnostics-frequency", "0")
+    run_script(script, tmp_path, *args, **ONE_THREAD)
+    return script, copy
+
+
+def test_a_resumed_run_may_turn_the_diagnostics_off(resumed_elsewhere):
+    script, copy = resumed_elsewhere
     assert max(step for step, _ in read_scalars(copy)["losses/qf1_loss"]) == 700
+
+
+def test_a_run_records_its_machine_at_each_start(resumed_elsewhere):
+    script, run_dir = resumed_elsewhere
+    first, resumed = json.loads((run_dir / "machine.json").read_text())["starts"]
+    assert (first["start_step"], resumed["start_step"]) == (0, 400)
+    variables = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")
+    assert first["thread_variables"] == {name: os.environ.get(name) for name in variables}  # as the tests run
+    assert resumed["thread_variables"] == ONE_THREAD
+    cores = len(os.sched_getaffinity(0))
+    if script.stem.endswith("jax"):
+        versions = {"jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__}
+        assert resumed["threads"] == {"xla_intra_op": 1}
+        assert first["threads"] == {"xla_intra_op": cores} or "intra_op" in os.environ.get("XLA_FLAGS", "")
+    else:
+        versions = {"torch": torch.__version__}
+        assert resumed["threads"]["torch"] == 1 and first["threads"]["torch"] == torch.get_num_threads()
+    versions |= {"numpy": np.__version__, "gymnasium": gymnasium.__version__, "mujoco": mujoco.__version__}
+    assert resumed["versions"].items() >= versions.items()
+    with open("/proc/cpuinfo") as cpuinfo:
+        flags = set(re.search(r"^flags\s*:(.*)$", cpuinfo.read(), re.MULTILINE).group(1).split())
+    assert "avx2" not in flags or "avx2" in resumed["vector_extensions"]
+    assert set(resumed["vector_extensions"]) <= flags
+    assert (resumed["host"], resumed["cores_usable"], resumed["device"]) == (socket.gethostname(), cores, "cpu")
+    events = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
+    events.Reload()
+    assert [event.step for event in events.Tensors("machine/text_summary")] == [0, 400]
 
 
 # The faults a researcher and a cluster produce: a diverged run, two processes on one run, Ctrl-C, an old checkpoint.

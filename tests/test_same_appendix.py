@@ -203,6 +203,24 @@ ALLOWED = {
         "pytorch": ['return "cuda" if torch.cuda.is_available() and args.cuda else "cpu"'],
         "jax": ["return jax.default_backend()  # JAX runs where it is installed for: cpu, gpu or tpu"],
     },
+    # the threads and versions a run records: torch's thread pools, XLA's (set only through XLA_FLAGS)
+    "framework_threads": {
+        "pytorch": [
+            '"""The threads PyTorch computes with on the CPU, as it set them (OMP_NUM_THREADS, or one per core)."""',
+            'return {"torch": torch.get_num_threads(), "torch_interop": torch.get_num_interop_threads()}',
+        ],
+        "jax": [
+            '"""The threads XLA computes with on the CPU: XLA_FLAGS\' intra_op_parallelism_threads, or by default one '
+            "per",
+            'core this process may use (XLA reads no OMP_NUM_THREADS)."""',
+            'given = re.search(r"intra_op_parallelism_threads=(\\d+)", os.environ.get("XLA_FLAGS", ""))',
+            'return {"xla_intra_op": int(given.group(1)) if given else len(usable_cores())}',
+        ],
+    },
+    "framework_versions": {
+        "pytorch": ['return {"torch": torch.__version__}'],
+        "jax": ['return {name: importlib.metadata.version(name) for name in ("jax", "jaxlib", "flax", "optax")}'],
+    },
     # the networks: loaded in place with load_state_dict, or rebuilt as a pytree from the checkpoint's arrays
     "restore_checkpoint": {
         "pytorch": [
