@@ -88,13 +88,11 @@ class Args:
     critic_layer_norm: bool = False
     """if toggled, LayerNorm after each hidden layer of the critic"""
     normalize_observations: bool = False
-    """if toggled, the networks see each observation minus the running mean over the running std of all the training
-    env returned so far, clipped to +-observation_clip (Baselines' DDPG); the buffer keeps them raw"""
+    """if toggled, the networks see observations standardised by running statistics, clipped to +-observation_clip"""
     observation_clip: float = 5.0
     """with --normalize-observations: the bound of a normalised observation (Baselines: 5)"""
     n_step: int = 1
-    """the TD target's horizon: the discounted sum of up to n rewards, then the target critic's value; a window ends
-    with its episode (1: DDPG's 1-step target)"""
+    """the TD target's horizon: up to n discounted rewards, then Q'; a window ends with its episode (1: DDPG's)"""
     critic_action_layer: Literal[1, 2] = 1
     """the critic layer the action enters: 1 (with the observation) or 2 (Lillicrap et al.)"""
     final_layer_init: Optional[float] = None
@@ -104,8 +102,7 @@ class Args:
     critic_weight_decay: float = 0.0
     """L2 weight decay on the critic"""
     paper: bool = False
-    """Lillicrap et al. 2016: 400-300 nets, action into the critic's 2nd layer, final layers U(+-3e-3), lr 1e-4 (actor)
-    and 1e-3 (critic), critic L2 1e-2, batch 64, tau 1e-3, OU noise; flags given beside it still win"""
+    """Lillicrap et al. 2016's nets, init, lrs, L2, batch, tau, OU noise, and policy-frequency 1, learning-starts 0"""
     eval_frequency: int = 5_000
     """evaluate the noise-free actor every this many steps (Fujimoto et al.); 0: only at the end"""
     eval_episodes: int = 10
@@ -132,8 +129,7 @@ class Args:
     load_model: Optional[str] = None
     """path to a file written by --save-model: evaluate its actor for --eval-episodes episodes and exit"""
     checkpoint_frequency: int = 0
-    """save a checkpoint in the run directory at the first episode end after every this many steps, and stop with
-    one on SIGTERM or SIGUSR1 (exit code 75); 0: no checkpoints"""
+    """checkpoint at the first episode end after every this many steps, and on SIGTERM or SIGUSR1 (exit 75); 0: none"""
     resume: Optional[str] = None
     """a run directory to continue from its checkpoint, with the run's own settings (--total-timesteps may be raised)"""
 
@@ -406,9 +402,11 @@ PAPER = dict(
     critic_learning_rate=1e-3, critic_weight_decay=1e-2, batch_size=64, tau=0.001, exploration_noise_type="ou",
     ou_theta=0.15, ou_sigma=0.2, policy_frequency=1, learning_starts=0,
 )  # fmt: skip
-# Algorithm 1 updates the critic, the actor and both targets at every step, and acts with the actor plus noise from
-# the first step (no random warm-up); it samples a minibatch from whatever the buffer holds, so the first update,
-# at step 2, draws its 64 transitions from the first two.
+# Algorithm 1 updates the critic, the actor and both targets at every step (policy_frequency 1), and acts with the
+# actor plus noise from the first step (learning_starts 0: no random warm-up). Its first update is at t = 1, from a
+# buffer of one transition; here, as in every setting, the first update follows the actor's first action, at step
+# learning_starts + 2 = 2, and draws its 64 transitions from the first two: one update fewer in a run, not a schedule
+# of its own for --paper.
 
 
 def actor_layer_norm(args: Args) -> bool:
@@ -484,21 +482,27 @@ def update_param_noise(run: dict, step: int, actor: Actor, obs, std: float, args
     return std
 
 
+PROBES = 256  # the probe states of the diagnostics
+
+
 def probe_diagnostics(run: dict, step: int, args: Args, actor, qf1, rb: ReplayBuffer, probes: dict, action_scale,
                       device):
-    """Take probe states evenly spaced over the buffer once, when learning starts (no random draw: the diagnostics
-    never change the run); every --diagnostics-frequency steps, log the actor's actions and Q-values on them."""
+    """Take PROBES states evenly spaced over the buffer once, when learning starts, or when the buffer first holds
+    PROBES for a run that learns sooner (--paper: from the first step), so that they are different states (no random
+    draw: the diagnostics never change the run); every --diagnostics-frequency steps, log the actor's actions and
+    Q-values on them."""
     if not args.diagnostics_frequency:
         return
-    if step == args.learning_starts + 1:
-        probes["obs"] = rb.obs[np.linspace(0, rb.size - 1, 256).astype(int)]
-    if probes["obs"] is None or (step % args.diagnostics_frequency and step != args.learning_starts + 1):
+    probe_step = max(args.learning_starts + 1, PROBES)
+    if step == probe_step:
+        probes["obs"] = rb.obs[np.linspace(0, rb.size - 1, PROBES).astype(int)]
+    if probes["obs"] is None or (step % args.diagnostics_frequency and step != probe_step):
         return
     with torch.no_grad():  # the probe states as the actor sees them now
         probe_states = torch.from_numpy(normalize_obs(probes["obs"], run["obs_rms"], args.observation_clip)).to(device)
         actions = actor(probe_states)
         probe_q, actions = qf1(probe_states, actions).cpu().numpy(), actions.cpu().numpy()
-    if step == args.learning_starts + 1:  # the first actions, against which the drift is measured
+    if step == probe_step:  # the first actions, against which the drift is measured
         probes["actions"] = actions
     if step % args.diagnostics_frequency:
         return
@@ -548,15 +552,21 @@ def log_evaluation(run: dict, step: int, returns: list):
 
 STOPPED = 75  # the exit code of a run stopped by a signal after saving its checkpoint (EX_TEMPFAIL)
 DIVERGED = 3  # the exit code of a run whose losses, Q-values or weights are no longer finite
+FAILED = 1  # the exit code of a run that cannot go on: a checkpoint it cannot write
 INTERRUPTED = 130  # the exit code of a run stopped by Ctrl-C with no checkpoint to save (128 + SIGINT, as shells say)
 # the layout of what a checkpoint holds, and those this script reads: 2 added the device, the deferred evaluations
 # and the observation statistics, none of which a run of format 1 had (its --normalize-observations is off); 3 the
 # buffer's truncations, which only --n-step reads (a run of format 1 or 2 has n-step 1)
 CHECKPOINT_FORMAT, READABLE_FORMATS = 3, (1, 2, 3)
+# flags that choose how the framework computes, not what: --cuda (the device it picks is compared instead, by
+# device_warning) and --torch-deterministic (cuDNN's setting: these MLPs never call cuDNN)
+DEVICE_FLAGS = ("cuda", "torch_deterministic")
 # what a resumed run may change: none of it changes what the run learns (the device does: see resume_error)
 RESUMABLE = {"total_timesteps", "track", "wandb_project_name", "wandb_entity", "capture_video", "save_model",
-             "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume"}  # fmt: skip
+             "eval_frequency", "eval_episodes", "diagnostics_frequency", "checkpoint_frequency", "resume",
+             *DEVICE_FLAGS}  # fmt: skip
 BUFFER_FIELDS = ("obs", "next_obs", "actions", "rewards", "terminations", "truncations")
+WINDOW_BYTES = 32  # the memory an entry of a batch of n-step windows takes at its peak (measured: 30 to 37)
 MACHINE_FILE = "machine.json"  # in the run directory: what decided its numbers (record_machine)
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")  # what sets the frameworks' threads
 VECTOR_EXTENSION = re.compile(r"sse4_[12]|avx\w*|fma|amx\w*|asimd\w*|sve\w*")  # the CPU flags that change rounding
@@ -568,7 +578,7 @@ def parse_args() -> Tuple[Args, Optional[dict]]:
     args, checkpoint = tyro.cli(Args), None
     if args.resume and not args.load_model:  # parse again with the run's own settings as defaults: flags must match
         checkpoint = load_checkpoint(args.resume)
-        saved = Args(**checkpoint["args"])
+        saved = saved_args(checkpoint)
         args = tyro.cli(Args, default=replace(saved, resume=args.resume))
         if error := resume_error(args, checkpoint):
             sys.exit(f"error: --resume {args.resume}: {error}")
@@ -576,9 +586,11 @@ def parse_args() -> Tuple[Args, Optional[dict]]:
             print(warning, file=sys.stderr)
     elif args.paper:  # parse again with the paper's values as defaults, so that flags given beside --paper win
         args = tyro.cli(Args, default=replace(Args(), **PAPER, paper=True))
-    if args.exploration_noise_type == "param" and "--no-actor-layer-norm" in sys.argv:
-        sys.exit("error: --exploration-noise-type param always perturbs an actor with LayerNorm (Plappert et al.); "
-                 "drop --no-actor-layer-norm")  # fmt: skip
+    if args.exploration_noise_type == "param":  # parsed again: the negation comes in more than one spelling
+        if not tyro.cli(Args, default=replace(args, actor_layer_norm=True)).actor_layer_norm:
+            sys.exit("error: --exploration-noise-type param always perturbs an actor with LayerNorm (Plappert et al.); "
+                     "drop --no-actor-layer-norm")  # fmt: skip
+        args = replace(args, actor_layer_norm=True)  # what a run records (saved args, TensorBoard, W&B) is what it ran
     if error := args_error(args):
         sys.exit(f"error: {error}")
     os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering for --capture-video
@@ -587,6 +599,9 @@ def parse_args() -> Tuple[Args, Optional[dict]]:
 
 def args_error(args: Args) -> Optional[str]:
     """The first setting that makes no sense, as a line saying how to fix it; None if all is well."""
+    for flag, path in (("--load-model", args.load_model), ("--resume", args.resume)):
+        if path == "":
+            return f"{flag} is empty (a shell variable that was never set?); give the path"
     positive = "total_timesteps buffer_size batch_size policy_frequency learning_rate param_noise_target".split()
     positive += ["observation_clip", "n_step"]
     positive += [name for name in ("critic_learning_rate", "final_layer_init") if getattr(args, name) is not None]
@@ -623,9 +638,8 @@ def args_error(args: Args) -> Optional[str]:
         return f"--exp-name must be a name without '/' (it names the run directory), got {args.exp_name!r}"
     if args.load_model and args.resume:
         return "--load-model evaluates a saved model and --resume continues a run: give one of them"
-    for flag, path in (("--load-model", args.load_model), ("--resume", args.resume)):
-        if path == "":
-            return f"{flag} is empty (a shell variable that was never set?); give the path"
+    if args.load_model and not args.eval_episodes:
+        return "--load-model evaluates a model over --eval-episodes episodes, and 0 evaluates nothing; give 1 or more"
     return None
 
 
@@ -644,11 +658,18 @@ def memory_available() -> int:
 
 
 def room_error(args: Args, env: gym.Env, directory: str) -> Optional[str]:
-    """The replay buffer when full against the memory available, and with checkpoints on, a checkpoint against the
-    free disk space (twice over for a new run: a checkpoint is written beside the last one, then replaces it). Too
-    big: a line with both figures and the --buffer-size that fits. A tight fit: a warning, and the run goes on."""
+    """The replay buffer when full (and a batch of --n-step windows) against the memory available, and with
+    checkpoints on, a checkpoint against the free disk space (twice over for a new run: a checkpoint is written beside
+    the last one, then replaces it). Too big: a line with both figures and the --buffer-size that fits (or, for the
+    windows, the flags to lower). A tight fit: a warning, and the run goes on."""
     per_transition = 4 * (2 * env.observation_space.shape[0] + env.action_space.shape[0] + 3)  # float32 fields
-    needs = {"memory": (memory_available(), per_transition)}
+    # --n-step: n_step_transitions' (batch, n) arrays, at every update; refused now, not at the first update
+    windows, available = WINDOW_BYTES * args.batch_size * args.n_step * (args.n_step > 1), memory_available()
+    if windows > 0.8 * available:
+        return (f"--n-step {args.n_step}: a batch of {args.batch_size} windows of {args.n_step} steps takes "
+                f"{windows / 2**30:.2f} GiB of memory at every update and {available / 2**30:.2f} GiB is available; "
+                "lower --n-step (a window ends with its episode anyway) or --batch-size")  # fmt: skip
+    needs = {"memory": (available - windows, per_transition)}
     if args.checkpoint_frequency:
         needs["disk space"] = (shutil.disk_usage(directory).free, per_transition * (1 if args.resume else 2))
     for what, (available, per_slot) in needs.items():
@@ -697,6 +718,9 @@ def time_limit_error(args: Args, env: gym.Env) -> Optional[str]:
         return None
     if args.checkpoint_frequency and not args.load_model:
         return f"--checkpoint-frequency: checkpoints are written at episode ends, and {env.spec.id} has no time limit"
+    if args.load_model:  # a load evaluates, and nothing else: the one fix is a time limit
+        return (f"--load-model: an evaluation runs whole episodes, and {env.spec.id} has no time limit, so one may "
+                "never end; register the env with max_episode_steps to evaluate its models")  # fmt: skip
     if args.eval_episodes:
         return (f"--eval-episodes: an evaluation runs whole episodes, and {env.spec.id} has no time limit, so one may "
                 "never end; give --eval-episodes 0, or register the env with max_episode_steps")  # fmt: skip
@@ -873,9 +897,10 @@ def lock_run_dir(run_dir: str, new: bool):
 
 def ask_to_stop(run: dict, signum: int):
     """A signal handler: the run stops at its next episode end with a checkpoint, or, without checkpoints, after
-    this step (Ctrl-C). A second Ctrl-C stops at once, leaving the last checkpoint as it was."""
+    this step (Ctrl-C). A second Ctrl-C stops at once, leaving the last checkpoint as it was: the interrupt carries
+    the run, which `main` ends with exit_run once the stack has unwound (no writer is mid-write then)."""
     if signum == signal.SIGINT and signal.SIGINT in run["stop_signals"]:
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt(run)
     run["stop_signals"].append(signum)
 
 
@@ -960,7 +985,8 @@ def save_checkpoint_if_due(run: dict, step: int, args: Args, nets: dict, rngs: d
     run_state = {"args": asdict(args), "episodic_return": run["episodic_return"], "wandb_id": run["wandb_id"],
                  "device": device_name(args), "deferred_evaluations": run["deferred_evaluations"],
                  **statistics_state(run["obs_rms"])}  # fmt: skip
-    save_checkpoint(run["dir"], step, nets, rngs, rb, {**run_state, **loop})
+    if error := save_checkpoint(run["dir"], step, nets, rngs, rb, {**run_state, **loop}):
+        exit_run(run, FAILED, f"error: {error}")
     run["last_checkpoint"] = step
     if run["stop_signals"] and step < args.total_timesteps:  # at the last step, the run ends as usual
         exit_run(run, STOPPED, f"stopped at step {step} (signal {run['stop_signals'][0]}), checkpoint saved; go on "
@@ -974,7 +1000,8 @@ def defer_evaluation(run: dict, step: int, args: Args, actor: Actor) -> bool:
     if not (run["stop_signals"] and args.checkpoint_frequency) or step == args.total_timesteps:
         return False
     actor_state = {name: tensor.detach().cpu().clone() for name, tensor in actor.state_dict().items()}
-    statistics = {key: torch.tensor(value) for key, value in statistics_state(run["obs_rms"]).items()}  # as now
+    statistics = {key: torch.tensor(value, dtype=torch.float64)  # as now; the count too (float32: exact to 2^24)
+                  for key, value in statistics_state(run["obs_rms"]).items()}  # fmt: skip
     run["deferred_evaluations"].append({"step": step, "actor": actor_state, **statistics})
     return True
 
@@ -999,7 +1026,8 @@ def finish_run(run: dict, args: Args, actor: Actor, qf1: QNetwork):
     run["eval_env"].close()
     if args.save_model:
         model_path = os.path.join(run["dir"], f"{args.exp_name}.pt")
-        statistics = {key: torch.tensor(value) for key, value in statistics_state(run["obs_rms"]).items()}
+        statistics = {key: torch.tensor(value, dtype=torch.float64)  # the count too (float32: exact to 2^24)
+                      for key, value in statistics_state(run["obs_rms"]).items()}  # fmt: skip
         torch.save({"actor": actor.state_dict(), "qf1": qf1.state_dict(), "args": asdict(args), **statistics},
                    model_path)  # fmt: skip
         print(f"model saved to {model_path}; evaluate it with: python {sys.argv[0]} --load-model {model_path}")
@@ -1010,7 +1038,7 @@ def finish_run(run: dict, args: Args, actor: Actor, qf1: QNetwork):
 
 def save_checkpoint(run_dir: str, step: int, nets: dict, rngs: dict, rb: ReplayBuffer, extra: dict):
     """Write the checkpoint aside, then rename it over the previous one: a kill or a full disk during the write
-    leaves the previous checkpoint as it was (a failed write stops the run with one line)."""
+    leaves the previous checkpoint as it was. Returns why a write failed (the run stops with that line), or None."""
     path = os.path.join(run_dir, "checkpoint.pt")
     checkpoint = {
         "framework": "pytorch", "format_version": CHECKPOINT_FORMAT, "script": os.path.basename(__file__),
@@ -1032,7 +1060,8 @@ def save_checkpoint(run_dir: str, step: int, nets: dict, rngs: dict, rb: ReplayB
         if not isinstance(e, (OSError, RuntimeError)):  # a failed write: the OS's error, or the serialiser's
             raise
         then = f"the previous checkpoint is intact: free space, then --resume {run_dir}" if os.path.exists(path) else ""
-        sys.exit(f"error: cannot write a checkpoint at step {step} ({e}); {then or 'free space and start again'}")
+        return f"cannot write a checkpoint at step {step} ({e}); {then or 'free space and start again'}"
+    return None
 
 
 def load_checkpoint(run_dir: str) -> dict:
@@ -1068,7 +1097,7 @@ def checked_format(checkpoint: dict, run_dir: str) -> dict:
 def resume_error(args: Args, checkpoint: dict) -> Optional[str]:
     """The first setting of a resumed run that differs from the run's own and would change what it learns. (A run
     that goes on on another device goes on with a warning: see parse_args.)"""
-    saved, step = Args(**checkpoint["args"]), checkpoint["step"]
+    saved, step = saved_args(checkpoint), checkpoint["step"]
     for name, value in asdict(args).items():
         if name not in RESUMABLE and value != getattr(saved, name):
             flag = f"--{name.replace('_', '-')}"
@@ -1076,6 +1105,13 @@ def resume_error(args: Args, checkpoint: dict) -> Optional[str]:
     if args.total_timesteps <= step:
         return f"--total-timesteps {args.total_timesteps}: the run is at step {step} already; give more to go on"
     return None
+
+
+def saved_args(checkpoint: dict) -> Args:
+    """A checkpoint's settings as its run ran them: a parameter-noise run written before its args recorded the
+    actor's LayerNorm says actor_layer_norm=False, and had it on."""
+    saved = Args(**checkpoint["args"])
+    return replace(saved, actor_layer_norm=actor_layer_norm(saved))
 
 
 def device_name(args: Args) -> str:
@@ -1136,10 +1172,19 @@ def evaluate_saved_model(args: Args):
     print(f"mean {np.mean(returns):.2f} +- {np.std(returns):.2f} over {len(returns)} episodes")
 
 
-if __name__ == "__main__":
+def main():
+    """The command line: train, or evaluate a saved model. Ctrl-C before a run has started, or a second one during
+    it, stops at once; a run's log is closed and its W&B run finished even then."""
     try:
         args, checkpoint = parse_args()
         evaluate_saved_model(args) if args.load_model else train(args, checkpoint)
-    except KeyboardInterrupt:  # Ctrl-C before the run started, or a second one: stop at once
-        print("stopped at once by Ctrl-C; a checkpoint already written is intact", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        message = "stopped at once by Ctrl-C; a checkpoint already written is intact"
+        if interrupt.args:  # a second Ctrl-C during a run: ask_to_stop passed the run on
+            exit_run(interrupt.args[0], INTERRUPTED, message)
+        print(message, file=sys.stderr)
         sys.exit(INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()

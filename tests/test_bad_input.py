@@ -32,6 +32,7 @@ def assert_refused(result, tmp_path, message: str, lines: int = 1):
         (["--learning-starts", "499"], "no gradient step would run (the first is at step learning-starts + 2)"),
         (["--env-id", "tests.envs:UnboundedActions-v0"], "has unbounded actions"),
         (["--exploration-noise-type", "param", "--no-actor-layer-norm"], "drop --no-actor-layer-norm"),
+        (["--exploration-noise-type", "param", "--no_actor_layer_norm"], "drop --no-actor-layer-norm"),
         (["--gamma", "1.5"], "--gamma must lie in [0, 1], got 1.5"),
         (["--tau", "0"], "--tau must lie in (0, 1], got 0.0"),
         (["--total-timesteps", "-5"], "--total-timesteps must be positive, got -5"),
@@ -54,6 +55,9 @@ def assert_refused(result, tmp_path, message: str, lines: int = 1):
         (["--env-id", "tests.envs:NoTimeLimit-v0"], "--eval-episodes: an evaluation runs whole episodes"),
         (["--load-model", ""], "--load-model is empty (a shell variable that was never set?)"),
         (["--resume", ""], "--resume is empty (a shell variable that was never set?)"),
+        (["--resume", "", "--total-timesteps", "10"], "--resume is empty (a shell variable that was never set?)"),
+        (["--load-model", "no/such/model.pt", "--eval-episodes", "0"], "and 0 evaluates nothing; give 1 or more"),
+        (["--n-step", str(10**9)], "--n-step 1000000000: a batch of 64 windows of 1000000000 steps takes 1907.35 GiB"),
         (["--env-id", "tests.envs:NoRender-v0", "--capture-video"], "cannot render here (no OpenGL context here)"),
     ],
 )
@@ -146,3 +150,18 @@ def test_load_model_of_a_truncated_foreign_or_other_script_file(finished_runs, t
             result = run_script(script, tmp_path, "--load-model", str(path), check=False)
             assert_refused(result, tmp_path, f"error: --load-model {path}: {message}")
             assert "weights_only" not in result.stderr and "pickle" not in result.stderr.split("(")[0]
+
+
+def test_a_saved_model_of_an_env_without_a_time_limit_is_refused_with_advice_that_works(script, tmp_path):
+    endless = ("--env-id", "tests.envs:NoTimeLimit-v0", "--total-timesteps", "300", "--learning-starts", "100")
+    run_script(script, tmp_path, *endless, "--batch-size", "64", "--eval-episodes", "0", "--save-model")
+    (model,) = [path for path in (tmp_path / "runs").glob("*/ddpg_continuous_action*") if path.suffix != ".npz"]
+    result = run_script(script, tmp_path, "--load-model", str(model), check=False)
+    assert result.returncode != 0 and "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert "register the env with max_episode_steps" in result.stderr and "--eval-episodes 0" not in result.stderr
+
+
+def test_parameter_noise_records_the_layer_norm_it_runs(module, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [module.__file__, "--exploration-noise-type", "param"])
+    args, _ = module.parse_args()
+    assert args.actor_layer_norm  # in the saved args, TensorBoard's hyperparameters and W&B's config

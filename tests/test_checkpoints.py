@@ -263,7 +263,10 @@ def test_a_saved_model_is_evaluated_on_its_runs_own_evaluation_states(uninterrup
     assert mean == pytest.approx(read_scalars(run_dir)["eval/episodic_return"][-1][1], abs=0.01)
 
 
-@pytest.mark.parametrize("stop", ["signal", "divergence", "signal in the last episode"])
+STOPS = ["signal", "divergence", "signal in the last episode", "second ctrl-c", "checkpoint write fails"]
+
+
+@pytest.mark.parametrize("stop", STOPS)
 def test_a_run_that_stops_finishes_its_wandb_run_with_its_exit_code(module, tmp_path, monkeypatch, stop):
     calls = []
     wandb_run = SimpleNamespace(id="run-id", mark_preempting=lambda: calls.append("mark_preempting"),
@@ -271,7 +274,7 @@ def test_a_run_that_stops_finishes_its_wandb_run_with_its_exit_code(module, tmp_
     monkeypatch.setitem(sys.modules, "wandb", SimpleNamespace(init=lambda **kwargs: wandb_run))
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.chdir(tmp_path)
-    log_losses = module.log_losses
+    log_losses, replace = module.log_losses, os.replace
 
     def log_losses_then_stop(run, step, *losses):  # called at every step once learning has started
         log_losses(run, step, *losses)
@@ -279,24 +282,36 @@ def test_a_run_that_stops_finishes_its_wandb_run_with_its_exit_code(module, tmp_
             signal.raise_signal(signal.SIGTERM)  # the run stops at the next episode end, 400 or the last step, 600
         if step == 300 and stop == "divergence":
             module.log_finite(run, step, {"losses/qf1_loss": float("nan")})
+        if step == 300 and stop == "second ctrl-c":
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)  # stops at once
+
+    def full_disk(source, destination):
+        if "checkpoint" in str(destination):
+            raise OSError(28, "No space left on device")
+        replace(source, destination)
 
     monkeypatch.setattr(module, "log_losses", log_losses_then_stop)
-    args = module.Args(env_id="Pendulum-v1", total_timesteps=600, learning_starts=250, batch_size=64,
-                       eval_frequency=250, eval_episodes=1, checkpoint_frequency=200, track=True)  # fmt: skip
+    if stop == "checkpoint write fails":
+        monkeypatch.setattr(module.os, "replace", full_disk)
+    monkeypatch.setattr(sys, "argv", [module.__file__, "--env-id", "Pendulum-v1", "--total-timesteps", "600",
+                                      "--learning-starts", "250", "--batch-size", "64", "--eval-frequency", "250",
+                                      "--eval-episodes", "1", "--checkpoint-frequency", "200", "--track"])  # fmt: skip
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
     try:
         if stop == "signal in the last episode":
-            module.train(args)  # the run is over at that episode end: it ends as usual, its evaluations all done
+            module.main()  # the run is over at that episode end: it ends as usual, its evaluations all done
             assert calls == [("finish", None)] and checkpoint_step(run_dirs(tmp_path)[0]) == 600
             evaluated = [step for step, _ in read_scalars(run_dirs(tmp_path)[0])["eval/episodic_return"]]
             assert evaluated == [250, 500, 600]  # 500 deferred while the stop was pending, then done at the end
             return
         with pytest.raises(SystemExit) as stopped:
-            module.train(args)
+            module.main()
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
-    expected = {"signal": ["mark_preempting", ("finish", STOPPED)], "divergence": [("finish", DIVERGED)]}[stop]
+    expected = {"signal": ["mark_preempting", ("finish", STOPPED)], "divergence": [("finish", DIVERGED)],
+                "second ctrl-c": [("finish", INTERRUPTED)], "checkpoint write fails": [("finish", 1)]}[stop]  # fmt: skip
     assert stopped.value.code == expected[-1][1] and calls == expected
 
 
@@ -321,15 +336,17 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": None,
 
 @pytest.fixture
 def resumed_elsewhere(finished, tmp_path) -> tuple:
-    """A copy of a finished run (checkpoint at 400) resumed to 700 with one thread and the diagnostics off."""
+    """A copy of a finished run (checkpoint at 400) resumed to 700 with one thread, the diagnostics off and, for the
+    PyTorch script, its flags that choose how it computes but not what (the device stays the CPU)."""
     script, run_dir = finished
-    copy = copy_run(run_dir, tmp_path)  # its checkpoint holds the probe states, drawn at step 250
+    copy = copy_run(run_dir, tmp_path)  # its checkpoint holds the probe states, drawn at step 256
     args = ("--resume", str(copy), "--total-timesteps", "700", "--diagnostics-frequency", "0")
+    args += ("--no-cuda", "--no-torch-deterministic") if script == SCRIPTS["torch"] else ()
     run_script(script, tmp_path, *args, **ONE_THREAD)
     return script, copy
 
 
-def test_a_resumed_run_may_turn_the_diagnostics_off(resumed_elsewhere):
+def test_a_resumed_run_may_turn_the_diagnostics_and_the_device_flags_off(resumed_elsewhere):
     script, copy = resumed_elsewhere
     assert max(step for step, _ in read_scalars(copy)["losses/qf1_loss"]) == 700
 

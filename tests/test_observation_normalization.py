@@ -25,9 +25,14 @@ def returned_observations(rb, steps: int) -> np.ndarray:
 
 def test_the_statistics_are_those_of_every_observation_the_training_env_returned(script, tmp_path, monkeypatch):
     # evaluations every 200 steps and 350 replayed batches on the way: none of them may count
-    run = run_in_process(script, tmp_path, monkeypatch, *NORMALIZED, "--total-timesteps", "600")
+    run = run_in_process(script, tmp_path, monkeypatch, *NORMALIZED, "--total-timesteps", "600", "--save-model")
     observations = returned_observations(run["rb"], 600)
     assert run["obs_rms"].count == len(observations) == 603
+    model = saved_model(Path(run["run_dir"]))  # the count as both scripts save it: float64 (float32 ends at 2^24)
+    if model.suffix == ".pt":
+        assert torch.load(model, weights_only=True)["obs_count"].dtype == torch.float64
+    else:
+        assert np.asarray(flax.serialization.msgpack_restore(model.read_bytes())["obs_count"]).dtype == np.float64
     np.testing.assert_allclose(run["obs_rms"].mean, observations.mean(axis=0), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(run["obs_rms"].var, observations.var(axis=0), rtol=1e-10, atol=1e-12)
     assert np.abs(run["rb"].obs[:600]).max() > 5  # the buffer holds them raw (Pendulum's velocity reaches 8)

@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.conftest import SCRIPTS, SHORT_RUN, read_scalars, run_dirs, run_in_process, run_script
 
@@ -254,3 +255,14 @@ def test_periodic_evaluation_and_probe_diagnostics(script, tmp_path):
     drift = [value for _, value in scalars["diagnostics/probe_action_drift"]]
     assert all(np.isfinite(drift)) and max(drift) > 0  # the policy learns, so its actions on the probes move
     assert [step for step, _ in scalars["losses/td_target"]] == [300, 400, 500]
+
+
+def test_under_the_paper_preset_the_probes_are_different_states(script, tmp_path):
+    # --paper learns from the first step: the probes are taken once the buffer holds 256 states, not from its first
+    run_script(script, tmp_path, "--env-id", "Pendulum-v1", "--paper", "--total-timesteps", "300",
+               "--eval-episodes", "1", "--diagnostics-frequency", "300")  # fmt: skip
+    events = EventAccumulator(str(run_dirs(tmp_path)[0]), size_guidance={"histograms": 0})
+    events.Reload()
+    for tag in ("diagnostics/probe_actions", "diagnostics/probe_q_values"):
+        (histogram,) = events.Histograms(tag)
+        assert histogram.step == 300 and histogram.histogram_value.min < histogram.histogram_value.max, tag

@@ -110,8 +110,9 @@ ALLOWED = {
         "pytorch": [
             "def defer_evaluation(run: dict, step: int, args: Args, actor: Actor) -> bool:",
             "actor_state = {name: tensor.detach().cpu().clone() for name, tensor in actor.state_dict().items()}",
-            'statistics = {key: torch.tensor(value) for key, value in statistics_state(run["obs_rms"]).items()}  # as '
-            'now',
+            "statistics = {key: torch.tensor(value, dtype=torch.float64)  # as now; the count too (float32: exact to "
+            "2^24)",
+            'for key, value in statistics_state(run["obs_rms"]).items()}  # fmt: skip',
         ],
         "jax": [
             "def defer_evaluation(run: dict, step: int, args: Args, actor_params) -> bool:",
@@ -137,7 +138,8 @@ ALLOWED = {
     "finish_run": {
         "pytorch": [
             "def finish_run(run: dict, args: Args, actor: Actor, qf1: QNetwork):",
-            'statistics = {key: torch.tensor(value) for key, value in statistics_state(run["obs_rms"]).items()}',
+            "statistics = {key: torch.tensor(value, dtype=torch.float64)  # the count too (float32: exact to 2^24)",
+            'for key, value in statistics_state(run["obs_rms"]).items()}  # fmt: skip',
             'torch.save({"actor": actor.state_dict(), "qf1": qf1.state_dict(), "args": asdict(args), **statistics},',
             'model_path)  # fmt: skip',
         ],
@@ -220,6 +222,16 @@ ALLOWED = {
     "framework_versions": {
         "pytorch": ['return {"torch": torch.__version__}'],
         "jax": ['return {name: importlib.metadata.version(name) for name in ("jax", "jaxlib", "flax", "optax")}'],
+    },
+    # the flags that choose only how PyTorch computes; JAX has none
+    "DEVICE_FLAGS": {
+        "pytorch": [
+            "# flags that choose how the framework computes, not what: --cuda (the device it picks is compared instead, "
+            "by",
+            "# device_warning) and --torch-deterministic (cuDNN's setting: these MLPs never call cuDNN)",
+            'DEVICE_FLAGS = ("cuda", "torch_deterministic")',
+        ],
+        "jax": ["# JAX picks its device itself: nothing to compare but the device (device_warning)", "DEVICE_FLAGS = ()"],
     },
     # the networks: loaded in place with load_state_dict, or rebuilt as a pytree from the checkpoint's arrays
     "restore_checkpoint": {
@@ -447,7 +459,7 @@ def test_a_change_to_one_copy_is_reported_with_the_function_name():
 
 
 def test_a_change_to_one_constant_is_reported_with_its_name():
-    pieces = edited("jax", '"checkpoint_frequency", "resume"}', '"checkpoint_frequency"}')
+    pieces = edited("jax", '"checkpoint_frequency", "resume",', '"checkpoint_frequency",')
     assert difference("RESUMABLE", pieces).startswith("RESUMABLE differs"), difference("RESUMABLE", pieces)
 
 
