@@ -19,12 +19,15 @@ error line), and a finished run under a protocol whose final return there is not
 averaged; the run stays in the other protocol if its return there is finite).
 
 Beside published numbers: for a sweep without variants that holds both scripts, reference.md and reference.csv put
-these final returns (mean +- std over seeds, per script and protocol, with the seeds of a cell that has fewer) beside
-the published ones of benchmark/reference_results.csv (CleanRL's training returns; Fujimoto et al. 2018's best
-deterministic evaluations), a row per env that both have, every column naming its protocol. A third protocol there,
-best eval, is Fujimoto's statistic computed on ours: the highest, over the evaluations, of their mean over seeds.
-Below the table (and in reference_tests.csv), each of ours with 2 or more seeds is tested against each published value
-that gives a spread, from the two sides' means, stds and seeds (Welch's t-test, Holm over the table).
+ours (per script, with the seeds of a cell that has fewer) beside the published values of
+benchmark/reference_results.csv, a row per env that both have, every column naming its statistic (defined under the
+table): CleanRL's training returns are openrlbenchmark's statistic, per run the mean of its last 100 training
+episodes, then mean +- population std over seeds, and ours beside them are computed so; Fujimoto et al. 2018's
+(his OurDDPG, and OpenAI Baselines' DDPG in his column "DDPG") are the max over training of the mean over seeds of
+the deterministic evaluations, and ours beside them too ("best eval"). Ours under the train and eval protocols above
+are there as well, under their own names. Below the table (and in reference_tests.csv), each of ours with 2 or more
+seeds is tested against each published value of its statistic that gives a spread, from the two sides' means, sample
+stds and seeds (a population std over n seeds times sqrt(n / (n - 1))): Welch's t-test, Holm over the table.
 
 Variants: a sweep with named variants (e.g. exploration noise gaussian / ou / param) holds OUT/variants.json,
 {"variants": [{"name": ..., "args": [...]}, ...]}, and its tasks in OUT/{variant}/{script}/{env_id}/seed{N}/.

@@ -1,6 +1,7 @@
 """The runs of a sweep, for benchmark/report.py: the finished runs and the tasks left out, each run's TensorBoard
 returns, its final return under each protocol (train: the training episodes of the last 10% of steps; eval: the
-last deterministic evaluation), and the versions of the scripts it ran."""
+last deterministic evaluation), the mean of its last 100 training episodes (the published statistic of CleanRL's
+table, openrlbenchmark's), and the versions of the scripts it ran."""
 
 import json
 import math
@@ -13,6 +14,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 LABELS = {"ddpg_continuous_action": "PyTorch", "ddpg_continuous_action_jax": "JAX"}
 PROTOCOLS = {"train": "charts/episodic_return", "eval": "eval/episodic_return"}
 FINAL_SHARE = 0.1  # the train protocol averages the episodes of the last 10% of steps
+LAST_EPISODES = 100  # openrlbenchmark's window, CleanRL's table's: the mean of a run's last 100 training episodes
+LAST_EPISODES_KEY = "last_100_episodes"  # a train row's mean of its last LAST_EPISODES episodes, in runs.csv
 VERSIONS_FILE = "versions.jsonl"  # in a task directory: what each attempt of its run ran (sweep.py writes it)
 VARIANTS_FILE = "variants.json"  # in a sweep with variants: {"variants": [{"name": ..., "args": [...]}, ...]}
 UNFINISHED = ("failed", "stopped")  # the markers of the tasks a report leaves out, their text the reason
@@ -86,10 +89,18 @@ def final_return(protocol: str, steps: np.ndarray, returns: np.ndarray, total_st
     return float(returns[late].mean() if late.any() else returns[np.argmax(steps)])
 
 
+def last_episodes_mean(steps: np.ndarray, returns: np.ndarray, episodes: int = LAST_EPISODES) -> float:
+    """The mean return of a run's last `episodes` training episodes, in the order they ended (all of them when it
+    has fewer): the per-run statistic of openrlbenchmark, which CleanRL's results table reports."""
+    order = np.argsort(steps, kind="stable")  # episodes that end at one step stay in the order they were logged
+    return float(returns[order][-episodes:].mean())
+
+
 def final_returns(runs: list, variants: list = ()) -> tuple:
-    """One row per run and protocol: its final return (the raw data behind the table), ordered by env, variant
-    (in `variants` order), script and seed; and {"task", "reason"} of each run and protocol left out because its
-    final return is not finite (a NaN is never averaged)."""
+    """One row per run and protocol: its final return (the raw data behind the table; a train row also has the
+    mean of the run's last 100 training episodes, LAST_EPISODES_KEY), ordered by env, variant (in `variants`
+    order), script and seed; and {"task", "reason"} of each run and protocol left out because its final return is
+    not finite (a NaN is never averaged)."""
     rows, left_out = [], []
     groups = sorted({(run.env_id, run.variant, run.script) for run in runs}, key=lambda g: group_rank(g, variants))
     for env_id, variant, script in groups:
@@ -106,7 +117,8 @@ def final_returns(runs: list, variants: list = ()) -> tuple:
                     continue
                 label = LABELS.get(script, script)
                 row = {"env_id": env_id, "variant": variant, "script": label, "protocol": protocol, "seed": run.seed}
-                rows.append({**row, "steps": total_steps, "final_return": final, "run_dir": str(run.run_dir)})
+                last = {LAST_EPISODES_KEY: last_episodes_mean(*data[protocol])} if protocol == "train" else {}
+                rows.append({**row, "steps": total_steps, "final_return": final, **last, "run_dir": str(run.run_dir)})
     return rows, left_out
 
 
@@ -134,3 +146,4 @@ def version_text(attempt: dict) -> str:
     where = f"at commit {attempt['commit']}" if attempt["commit"] else "outside git"
     changed = " with uncommitted changes" if attempt["modified"] else ""
     return f"{attempt['script']} {where}{changed} (file sha256 {attempt['sha256']})"
+
