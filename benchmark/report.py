@@ -10,8 +10,11 @@ protocols:
   10% of the run's steps;
 - eval: the last deterministic evaluation (noise-free actor, the mean of its episodes; Fujimoto et al. 2018).
 
-Over seeds: mean +- sample std, and the interquartile mean (IQM, the mean of the middle 50%) with a 95%
-percentile-bootstrap confidence interval (resampling seeds, 10,000 resamples).
+Over seeds: mean +- sample std, the interquartile mean (IQM, the mean of the middle 50%), and the range of the
+seeds [min, max]. No confidence interval is claimed for a group: with 3 seeds a 95% percentile bootstrap of the IQM
+(or of the mean) is exactly [min, max], so the tables give that range, and the learning curves shade it (the mean
+over seeds, the seeds' min and max at each step). runs.csv also has, per run, the mean of its last 100 training
+episodes (all of them when fewer), the statistic of CleanRL's published table (openrlbenchmark's).
 
 Left out, and listed with the reason at the end of every markdown file (and on the terminal): the tasks that
 failed or stopped (their marker's text: the exit code, and for a run that diverged, exit code 3, the script's
@@ -153,7 +156,7 @@ from report_tables import (
 # reached as report.NAME by tests/test_benchmark_report.py
 from report_calibration import calibrate, calibrate_gate, calibrate_variants, study_settings  # noqa: F401
 from report_compare import ALL_ENVS, compare_groups  # noqa: F401
-from report_figures import FIGURES, NORMALISATION, curve  # noqa: F401
+from report_figures import BAND, FIGURES, NORMALISATION, curve  # noqa: F401
 from report_stats import (  # noqa: F401
     ADJUSTED,
     aggregate_improvement,

@@ -161,8 +161,8 @@ def reference_caption(seeds: int, cells: list) -> str:
         f"are comparable only under one statistic, which each column names in brackets (the statistics under the "
         f"table), at the steps shown; ours {seeds} seeds a cell unless it says (n=k). Only finished runs count (a "
         f"`done` marker): runs still going, failed or stopped are not in it, nor a run whose value under that "
-        f"statistic is not finite. Learning curves (mean over seeds, 95% bootstrap band): "
-        f"{curves}."
+        f"statistic is not finite. Learning curves (the mean over seeds, shaded the range of the seeds [min, "
+        f"max]): {curves}."
     )
 
 

@@ -1,4 +1,4 @@
-"""Statistics of final returns over seeds, for benchmark/report.py: the IQM and its percentile bootstrap,
+"""Statistics of final returns over seeds, for benchmark/report.py: the IQM,
 rliable's probability of improvement P(X > Y) with its stratified bootstrap (of one env, or averaged over envs),
 the stratified permutation test, Holm-Bonferroni, and the rule that declares a difference (direction)."""
 
@@ -8,7 +8,6 @@ import math
 import numpy as np
 from rliable import library, metrics
 
-BOOTSTRAP_SAMPLES = 10_000
 COMPARISON_SAMPLES = 2_000  # rliable's bootstrap computes the metrics once per resample in Python: ~1 s a comparison
 ALPHA = 0.05  # the level at which a comparison declares a difference
 EXACT_ARRANGEMENTS = 20_000  # up to this many arrangements of the runs, the permutation test tries them all
@@ -22,15 +21,6 @@ def iqm(values: np.ndarray) -> float:
     values = np.sort(values)
     cut = int(0.25 * len(values))
     return float(values[cut : len(values) - cut].mean())
-
-
-def bootstrap_ci(values: np.ndarray, statistic, seed: int = 0) -> tuple:
-    """95% percentile-bootstrap confidence interval of `statistic` over resampled seeds."""
-    rng = np.random.default_rng(seed)
-    resamples = rng.choice(values, size=(BOOTSTRAP_SAMPLES, len(values)), replace=True)
-    estimates = np.array([statistic(sample) for sample in resamples])
-    low, high = np.percentile(estimates, [2.5, 97.5])
-    return float(low), float(high)
 
 
 def improvement_and_iqm_difference(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -160,6 +160,7 @@ def test_the_cells_show_ours_with_the_seeds_of_those_not_all_in_beside_the_publi
     assert pusher[1] == "56 (n=1)" and pusher[3] == "96 (n=1)"  # one run: no std
     assert pusher[6:] == ["-5", "-5 (n=1)"]  # the evaluations at step 500 beat the final ones
     assert "3 seeds a cell unless it says (n=k)" in table and "HalfCheetah-v4.png, Pusher-v4.png" in table
+    assert "shaded the range of the seeds [min, max]" in table
 
 
 @pytest.mark.parametrize("variants", [False, True])
