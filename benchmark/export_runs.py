@@ -11,7 +11,8 @@ variants.json, copied too), holding:
 - runs/RUN_NAME/ with one TensorBoard event file: every scalar of the run (every tag, step and value, with its
   wall time) as TensorBoard reads the run's event files: in file order, what a killed run logged after its last
   checkpoint purged by its resumed run (purge_step). A step logged twice in a tag is kept once, its last value,
-  and said so (report.py would read both).
+  and said so (report.py would read both). Beside it the run's machine.json, when it has one (the scripts write
+  it: the machine of each start of the run's process, which report.py lists in provenance.md).
 
 Left out: checkpoints, the saved model, histograms and text (the hyperparameters table: log.txt's first line of
 each attempt holds its command), the lock files. The report reads the `failed` and `stopped` markers of the tasks
@@ -36,7 +37,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboardX import SummaryWriter
 
 sys.path.insert(0, str(Path(__file__).parent))
-from report_runs import UNFINISHED, VERSIONS_FILE, variants_file  # noqa: E402
+from report_runs import MACHINE_FILE, UNFINISHED, VERSIONS_FILE, variants_file  # noqa: E402
 
 LOG_FILE, LOG_LIMIT = "log.txt", 1_000_000  # bytes: a longer log is not exported
 TASK_NAME = re.compile(r"seed\d+")
@@ -100,19 +101,31 @@ def task_files(task_dir: Path) -> dict:
     return files
 
 
-def exported_already(out_task: Path, run_name: str, files: dict, scalars: dict) -> bool:
-    """Whether out_task holds exactly this export: these files, and one event file with these scalars."""
+def run_files(run_dir: Path) -> dict:
+    """{name: bytes} of the run directory's files an export holds beside its event file: machine.json, if any."""
+    return {name: (run_dir / name).read_bytes() for name in (MACHINE_FILE,) if (run_dir / name).exists()}
+
+
+def same_files(directory: Path, files: dict, others: int) -> bool:
+    """Whether the directory holds exactly these files ({name: bytes}) and `others` other entries."""
+    names = {p.name for p in directory.iterdir()}
+    if not names >= set(files) or len(names) != len(files) + others:
+        return False
+    return all((directory / name).read_bytes() == content for name, content in files.items())
+
+
+def exported_already(out_task: Path, run_name: str, files: dict, in_run: dict, scalars: dict) -> bool:
+    """Whether out_task holds exactly this export: these files (the task's `files`, and `in_run` in its run
+    directory), and one event file with these scalars."""
     run_dir = out_task / "runs" / run_name
-    if not run_dir.is_dir() or {p.name for p in out_task.iterdir()} != {*files, "runs"}:
+    if not run_dir.is_dir() or [p.name for p in (out_task / "runs").iterdir()] != [run_name]:
         return False
-    if [p.name for p in (out_task / "runs").iterdir()] != [run_name] or len(list(run_dir.iterdir())) != 1:
-        return False
-    if any((out_task / name).read_bytes() != content for name, content in files.items()):
+    if not same_files(out_task, files, 1) or not same_files(run_dir, in_run, 1):  # 1: runs/, the event file
         return False
     return same_scalars(read_scalars(run_dir)[0], scalars)
 
 
-def write_task(out_task: Path, run_name: str, files: dict, scalars: dict) -> None:
+def write_task(out_task: Path, run_name: str, files: dict, in_run: dict, scalars: dict) -> None:
     """The task's export, written beside out_task and then swapped in, its `done` last: never half an export in its
     place, and no `done` outside it (report.py takes every directory with a `done` for a task), however this
     process ends; what an interrupted export left beside it is removed."""
@@ -123,6 +136,8 @@ def write_task(out_task: Path, run_name: str, files: dict, scalars: dict) -> Non
     for name, content in files.items():
         if name != "done":
             (new / name).write_bytes(content)
+    for name, content in in_run.items():
+        (new / "runs" / run_name / name).write_bytes(content)
     write_scalars(new / "runs" / run_name, scalars)
     if out_task.exists():
         (out_task / "done").unlink(missing_ok=True)
@@ -147,15 +162,15 @@ def export_task(task_dir: Path, out_task: Path) -> tuple:
     if not run_dir.is_dir() or not any(run_dir.glob("*tfevents*")):
         return "ERROR", f"done, but {run_dir} has no event files", True
     scalars, left_out = read_scalars(run_dir)
-    files = task_files(task_dir)
+    files, in_run = task_files(task_dir), run_files(run_dir)
     details = f"{len(scalars)} tags, {sum(map(len, scalars.values()))} scalars"
     if LOG_FILE not in files and (task_dir / LOG_FILE).exists():
         details += f"; {LOG_FILE} not copied ({(task_dir / LOG_FILE).stat().st_size / 1e6:.1f} MB)"
     if left_out:
         details += "; left out: " + "; ".join(f"{kind} {', '.join(tags)}" for kind, tags in left_out.items())
-    if exported_already(out_task, run_name, files, scalars):
+    if exported_already(out_task, run_name, files, in_run, scalars):
         return "unchanged", details, False
-    write_task(out_task, run_name, files, scalars)
+    write_task(out_task, run_name, files, in_run, scalars)
     return "exported", details, False
 
 

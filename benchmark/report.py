@@ -32,6 +32,11 @@ are there as well, under their own names. Below the table (and in reference_test
 seeds is tested against each published value of its statistic that gives a spread, from the two sides' means, sample
 stds and seeds (a population std over n seeds times sqrt(n / (n - 1))): Welch's t-test, Holm over the table.
 
+Provenance (provenance.md): the report's command, the version of the scripts that each run ran (versions.jsonl),
+and each run's machine (its machine.json: host, CPU and whether it has AVX-512, cores, threads and the variables
+that set them, package versions; per start of its process, said when a resumed run's starts differ). For runs
+without one, what their sweep's machine_note.txt says is known of them, if it has one.
+
 Variants: a sweep with named variants (e.g. exploration noise gaussian / ou / param) holds OUT/variants.json,
 {"variants": [{"name": ..., "args": [...]}, ...]}, and its tasks in OUT/{variant}/{script}/{env_id}/seed{N}/.
 Then every table and CSV has a variant column, the learning curves a line per variant x script (a colour per
@@ -117,10 +122,11 @@ that wants per-env verdicts needs about 10 seeds; with 5 it gets the all-envs ro
 """
 
 # The report's parts, each a module beside this one, imported in this direction only (runs <- stats <- compare
-# <- tables, calibration; runs <- figures; tables <- reference): report_runs (reading a sweep: runs, final
-# returns), report_stats (IQM, bootstrap, P(X > Y), permutation test, Holm), report_compare (the comparisons and
-# their verdicts), report_calibration (their error rates, simulated), report_tables (markdown, CSV, provenance),
-# report_figures, and report_reference (ours beside the published values of reference_results.csv).
+# <- tables, calibration; runs <- figures, provenance; tables <- reference): report_runs (reading a sweep: runs,
+# final returns, versions, machines), report_stats (IQM, P(X > Y) and its bootstrap, permutation test, Holm),
+# report_compare (the comparisons and their verdicts), report_calibration (their error rates, simulated),
+# report_tables (markdown, CSV), report_provenance (provenance.md), report_figures, and report_reference (ours
+# beside the published values of reference_results.csv).
 import argparse
 import sys
 from pathlib import Path
@@ -137,6 +143,7 @@ from report_compare import (
     with_variant,
 )
 from report_figures import aggregate_figures, group_styles, plot_env
+from report_provenance import write_provenance
 from report_reference import has_reference, write_reference
 from report_runs import LABELS, final_returns, find_runs, unfinished_tasks, variant_names
 from report_stats import COMPARISON_SAMPLES
@@ -150,7 +157,6 @@ from report_tables import (
     summarise,
     write_comparison,
     write_csv,
-    write_provenance,
 )
 
 # reached as report.NAME by tests/test_benchmark_report.py

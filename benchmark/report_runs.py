@@ -1,7 +1,7 @@
 """The runs of a sweep, for benchmark/report.py: the finished runs and the tasks left out, each run's TensorBoard
 returns, its final return under each protocol (train: the training episodes of the last 10% of steps; eval: the
 last deterministic evaluation), the mean of its last 100 training episodes (the published statistic of CleanRL's
-table, openrlbenchmark's), and the versions of the scripts it ran."""
+table, openrlbenchmark's), and the versions of the scripts and the machine it ran."""
 
 import json
 import math
@@ -17,6 +17,8 @@ FINAL_SHARE = 0.1  # the train protocol averages the episodes of the last 10% of
 LAST_EPISODES = 100  # openrlbenchmark's window, CleanRL's table's: the mean of a run's last 100 training episodes
 LAST_EPISODES_KEY = "last_100_episodes"  # a train row's mean of its last LAST_EPISODES episodes, in runs.csv
 VERSIONS_FILE = "versions.jsonl"  # in a task directory: what each attempt of its run ran (sweep.py writes it)
+MACHINE_FILE = "machine.json"  # in a run directory: {"starts": [...]}, the machine of each start (the scripts write it)
+MACHINE_NOTE = "machine_note.txt"  # in a sweep directory: what is known of the machine of its runs without one
 VARIANTS_FILE = "variants.json"  # in a sweep with variants: {"variants": [{"name": ..., "args": [...]}, ...]}
 UNFINISHED = ("failed", "stopped")  # the markers of the tasks a report leaves out, their text the reason
 
@@ -72,6 +74,11 @@ def unfinished_tasks(sweep: Path) -> list:
         for name in UNFINISHED
         for marker in sorted(sweep.rglob(name))
     ]
+
+
+def sweep_dir(task_dir: Path) -> Path:
+    """The sweep directory of a task: OUT of OUT/[{variant}/]{script}/{env_id}/seed{N}/."""
+    return task_dir.parents[3] if variants_file(task_dir) else task_dir.parents[2]
 
 
 def variant_names(runs: list) -> list:
@@ -147,3 +154,21 @@ def version_text(attempt: dict) -> str:
     changed = " with uncommitted changes" if attempt["modified"] else ""
     return f"{attempt['script']} {where}{changed} (file sha256 {attempt['sha256']})"
 
+
+def run_machines(run: Run) -> tuple:
+    """The machine of each start of a run's process, from its machine.json ([] without one), and why it has none
+    or cannot be read ("" when it has one)."""
+    path = run.run_dir / MACHINE_FILE
+    if not path.exists():
+        return [], f"no {MACHINE_FILE}"
+    try:
+        starts = json.loads(path.read_text())["starts"]
+    except (ValueError, KeyError, TypeError) as error:
+        return [], f"{MACHINE_FILE} unreadable ({type(error).__name__}: {error})"
+    return starts, ""
+
+
+def machine_note(run: Run) -> str:
+    """What its sweep's machine_note.txt says of the machine of runs without a machine.json, or ""."""
+    path = sweep_dir(run.task_dir) / MACHINE_NOTE
+    return " ".join(path.read_text().split()) if path.exists() else ""

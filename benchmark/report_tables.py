@@ -1,5 +1,5 @@
 """The tables of benchmark/report.py: the final returns over seeds per group (results.md and .csv, runs.csv),
-the comparison tables with their notes, what a report leaves out, and provenance.md."""
+the comparison tables with their notes, and what a report leaves out."""
 
 import csv
 from pathlib import Path
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from report_compare import ALL_ENVS
-from report_runs import LABELS, has_variants, run_versions
+from report_runs import has_variants
 from report_stats import ADJUSTED, ALPHA, iqm
 
 RUN_COLUMNS = ("env_id", "variant", "script", "protocol")  # what the rows of the results table tell apart
@@ -126,47 +126,6 @@ def write_comparison(path: Path, rows: list, columns: tuple, x: str, y: str, tes
     path.with_suffix(".md").write_text(table + left_out_note(left_out))
     write_csv(path.with_suffix(".csv"), rows)
     print(table)
-
-
-def seed_ranges(seeds: list) -> str:
-    """1 2 3 5 -> "1-3, 5"."""
-    ranges = []
-    for seed in sorted(set(seeds)):
-        if ranges and seed == ranges[-1][1] + 1:
-            ranges[-1][1] = seed
-        else:
-            ranges.append([seed, seed])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
-
-
-def write_provenance(path: Path, runs: list, argv: list):
-    """provenance.md: the command that made the report, the version of the scripts each run ran, the seeds."""
-    versions, versions_of_script = {}, {}
-    for run in runs:
-        for version in run_versions(run):
-            versions.setdefault(version, []).append(run)
-            versions_of_script.setdefault(run.script, set()).add(version)
-    several = sorted(LABELS.get(script, script) for script, found in versions_of_script.items() if len(found) > 1)
-    groups = {}
-    for run in runs:
-        groups.setdefault((run.variant, LABELS.get(run.script, run.script), run.env_id), []).append(run.seed)
-    lines = [
-        "# What these results come from",
-        "",
-        f"Report: `python benchmark/report.py {' '.join(argv)}`, on {len(runs)} finished runs.",
-        "",
-        "Scripts (what each run ran, as sweep.py recorded it when it started or resumed the run):",
-        "",
-        *([f"**More than one version of the {' and the '.join(several)} script made these runs**: compare them "
-           "knowingly.", ""] if several else []),
-        *(f"- {version}: {len(with_it)} run{'s' * (len(with_it) != 1)}" for version, with_it in versions.items()),
-        "",
-        "| " + " | ".join(RUN_COLUMNS[:3]) + " | seeds |",
-        "|---|---|---|---|",
-        *(f"| {env} | {variant or '-'} | {script} | {seed_ranges(seeds)} |" for (variant, script, env), seeds in
-          sorted(groups.items(), key=lambda item: (item[0][2], item[0][0], item[0][1]))),
-    ]
-    path.write_text("\n".join(lines) + "\n")
 
 
 def print_left_out(left_out: list):

@@ -147,6 +147,27 @@ def test_exporting_again_leaves_an_identical_export_and_redoes_a_changed_task(tm
     assert not list((tmp_path / "export").rglob(".seed*"))  # no half-written export left behind
 
 
+def test_a_runs_machine_json_is_copied_beside_its_event_file_and_exported_again_when_it_changes(tmp_path):
+    """machine.json (the scripts' record of each start's machine) goes into the export's run directory, as the report
+    reads it there; a task without one exports none; a start added since (a resumed run) exports the task again."""
+    sweep = write_test_sweep(tmp_path / "sweep")
+    source = run_dir(sweep / JAX / ENV / "seed1") / report_runs.MACHINE_FILE
+    source.write_text(json.dumps({"starts": [{"start_step": 0, "host": "vm"}]}))
+    export(sweep, tmp_path / "export")
+    copy = run_dir(tmp_path / "export" / JAX / ENV / "seed1")
+    assert sorted(p.name.split(".")[0] for p in copy.iterdir()) == ["events", "machine"]
+    assert (copy / "machine.json").read_bytes() == source.read_bytes()
+    assert not (run_dir(tmp_path / "export" / RESUMED) / "machine.json").exists()
+    (exported,) = [run for run in report_runs.find_runs(tmp_path / "export") if (run.script, run.seed) == (JAX, 1)]
+    assert report_runs.run_machines(exported) == ([{"start_step": 0, "host": "vm"}], "")
+    printed = export(sweep, tmp_path / "export")
+    assert [line.split(":")[0] for line in printed if not line.startswith("skipped")] == ["unchanged"] * 4
+    source.write_text(json.dumps({"starts": [{"start_step": 0, "host": "vm"}, {"start_step": 700, "host": "b"}]}))
+    printed = export(sweep, tmp_path / "export")
+    assert [line.split(" (")[0] for line in printed if line.startswith("exported")] == [f"exported: {JAX}/{ENV}/seed1"]
+    assert (copy / "machine.json").read_bytes() == source.read_bytes()
+
+
 def test_a_step_logged_twice_is_kept_once_with_its_last_value_and_said(tmp_path):
     sweep = tmp_path / "sweep"
     write_sweep(sweep, {(JAX, ENV): [3.0]})

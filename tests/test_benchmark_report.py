@@ -535,6 +535,49 @@ def test_provenance_lists_each_runs_script_version_and_the_seeds(tmp_path):
     assert "| Fake-v0 | - | PyTorch | 1-2, 4 |" in provenance and "| Fake-v0 | - | JAX | 1-2 |" in provenance
 
 
+def machine_start(step: int, host: str = "vm", extensions=("avx2", "avx512f", "fma"), framework=None) -> dict:
+    """One start of a run as the scripts write it in machine.json (PyTorch's threads and versions by default)."""
+    threads, versions = framework or ({"torch": 1, "torch_interop": 2}, {"torch": "2.13.0+cpu"})
+    return {"start_step": step, "time": f"2026-12-07 19:{step % 60:02d}:00 +0000", "host": host, "cpu": "AMD EPYC",
+            "vector_extensions": list(extensions), "cores_usable": 1, "cores": 2, "device": "cpu", "threads": threads,
+            "thread_variables": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": None, "XLA_FLAGS": None},
+            "versions": {"python": "3.11.7", "numpy": "2.4.6", "gymnasium": "1.4.0", "mujoco": "2.3.7", **versions}}
+
+
+def write_machine(run_dir: Path, *starts: dict):
+    (run_dir / "machine.json").write_text(json.dumps({"starts": list(starts)}, indent=1))
+
+
+def test_provenance_lists_each_runs_machine_and_what_is_known_without_one(tmp_path):
+    """provenance.md: each machine of the runs' machine.json (host, CPU and AVX-512 or AVX2 only, cores, threads and
+    their variables, versions), a row per run naming its own (a run resumed elsewhere: each start's, said), "not
+    recorded" for a run without one, and what its sweep's machine_note.txt says is known of such runs."""
+    sweep = write_sweep(tmp_path / "sweep", {(TORCH, "Fake-v0"): [1.0, 2.0, 3.0], (JAX, "Fake-v0"): [4.0]})
+    runs = {(run.script, run.seed): run.run_dir for run in report.find_runs(Path(sweep))}
+    write_machine(runs[TORCH, 1], machine_start(0), machine_start(500))  # resumed on the same machine
+    write_machine(runs[TORCH, 2], machine_start(0), machine_start(500, "other", ("avx2", "fma")))
+    xla = ({"xla_intra_op": 1}, {"jax": "0.10.2", "jaxlib": "0.10.2", "flax": "0.12.8", "optax": "0.2.8"})
+    write_machine(runs[JAX, 1], machine_start(0, framework=xla))
+    (tmp_path / "sweep" / "machine_note.txt").write_text("Ran with --threads 1;\nversions not recorded.\n")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert report.main([sweep, "--out", str(tmp_path / "out"), *FAST]) == 0
+    provenance = (tmp_path / "out" / "provenance.md").read_text()
+    common = "1 of 2 cores usable; device cpu; threads {}; OMP_NUM_THREADS=`1`, MKL_NUM_THREADS unset, XLA_FLAGS unset"
+    versions = "versions python 3.11.7, numpy 2.4.6, gymnasium 1.4.0, mujoco 2.3.7"
+    torch = common.format("torch 1, torch_interop 2") + f"; {versions}, torch 2.13.0+cpu"
+    assert f"- M1: host vm; CPU AMD EPYC, AVX-512 (avx512f); {torch}\n" in provenance
+    assert f"- M2: host other; CPU AMD EPYC, AVX2, no AVX-512 (no avx512f); {torch}\n" in provenance
+    jax = common.format("xla_intra_op 1") + f"; {versions}, jax 0.10.2, jaxlib 0.10.2, flax 0.12.8, optax 0.2.8"
+    assert f"- M3: host vm; CPU AMD EPYC, AVX-512 (avx512f); {jax}\n" in provenance
+    assert "| Fake-v0 | - | PyTorch | 1 | M1 (2 starts) |" in provenance
+    assert "| Fake-v0 | - | PyTorch | 2 | M1 from step 0, M2 from step 500: **its starts differ** (resumed" in provenance
+    assert "| Fake-v0 | - | PyTorch | 3 | not recorded (no machine.json) |" in provenance
+    assert "| Fake-v0 | - | JAX | 1 | M3 |" in provenance
+    assert "1 run without a readable machine.json: the machine is not recorded by the run itself" in provenance
+    assert f"- the 1 of {sweep}: what is known of them, from its machine_note.txt: Ran with --threads 1; versions " \
+           "not recorded." in provenance  # fmt: skip
+
+
 def test_first_success_is_the_first_training_step_above_the_threshold_per_run(tmp_path):
     import first_success
 
