@@ -570,7 +570,7 @@ def test_provenance_lists_each_runs_machine_and_what_is_known_without_one(tmp_pa
     jax = common.format("xla_intra_op 1") + f"; {versions}, jax 0.10.2, jaxlib 0.10.2, flax 0.12.8, optax 0.2.8"
     assert f"- M3: host vm; CPU AMD EPYC, AVX-512 (avx512f); {jax}\n" in provenance
     assert "| Fake-v0 | - | PyTorch | 1 | M1 (2 starts) |" in provenance
-    assert "| Fake-v0 | - | PyTorch | 2 | M1 from step 0, M2 from step 500: **its starts differ** (resumed" in provenance
+    assert "| Fake-v0 | - | PyTorch | 2 | M1 from step 0, M2 from step 500: **its starts differ**" in provenance
     assert "| Fake-v0 | - | PyTorch | 3 | not recorded (no machine.json) |" in provenance
     assert "| Fake-v0 | - | JAX | 1 | M3 |" in provenance
     assert "1 run without a readable machine.json: the machine is not recorded by the run itself" in provenance
