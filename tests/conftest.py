@@ -10,6 +10,12 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+# One thread per process, this one's and every run's it starts (before torch or jax is imported): the suite runs a
+# pytest-xdist worker per core, and PyTorch's OpenMP threads slow to a crawl when more of them than cores spin (a
+# learning test took 285 s instead of 59 with its default two threads beside another worker)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {"torch": ROOT / "ddpg_continuous_action.py", "jax": ROOT / "ddpg_continuous_action_jax.py"}
 TAGS = (

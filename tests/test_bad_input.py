@@ -61,10 +61,29 @@ def assert_refused(result, tmp_path, message: str, lines: int = 1):
         (["--env-id", "tests.envs:NoRender-v0", "--capture-video"], "cannot render here (no OpenGL context here)"),
     ],
 )
-def test_bad_setting_gets_one_clear_line_before_anything_is_written(script, tmp_path, args, message):
-    assert_refused(run_script(script, tmp_path, *PENDULUM, *args, check=False), tmp_path, message)
+def test_bad_setting_gets_one_clear_line_before_anything_is_written(module, tmp_path, monkeypatch, capsys, args,
+                                                                   message):  # fmt: skip
+    # in this process, through the script's own main (seconds for the whole table instead of minutes); the one
+    # subprocess below checks that such a refusal reaches the user as one line on stderr and a non-zero exit
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setattr(sys, "argv", [module.__file__, *PENDULUM, *args])
+    with pytest.raises(SystemExit) as refused:
+        module.main()
+    printed = capsys.readouterr()
+    line = refused.value.code  # sys.exit(LINE): Python prints it to stderr and exits with 1
+    assert isinstance(line, str) and line.startswith("error: ") and "\n" not in line and message in line, line
+    assert not printed.err.strip() and not printed.out.strip(), printed
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
 
 
+def test_a_refusal_reaches_the_user_as_one_line_and_a_non_zero_exit(script, tmp_path):
+    result = run_script(script, tmp_path, *PENDULUM, "--gamma", "1.5", check=False)
+    assert_refused(result, tmp_path, "error: --gamma must lie in [0, 1], got 1.5")
+    assert result.returncode == 1 and not result.stdout.strip()
+
+
+@pytest.mark.slow
 def test_a_buffer_that_cannot_fit_names_the_size_that_would(script, tmp_path):
     available = psutil.virtual_memory().available
     transitions = 2 * available // (4 * (2 * 11 + 3 + 3))  # twice what fits, in Hopper's float32 transitions
@@ -91,6 +110,7 @@ def test_a_tight_fit_gets_a_warning_and_the_run_goes_on(module, capsys, monkeypa
     assert "of disk space when full and 0.02 GiB is available" in module.room_error(args, env, ".")  # 2 x 10.7 MiB
 
 
+@pytest.mark.slow
 def test_the_replay_buffer_takes_its_memory_when_it_is_made(module):
     # so that a run the machine cannot hold fails at once, and a second run's check sees the memory as taken;
     # in a fresh process, where no freed memory can be handed out again without the resident size growing
@@ -104,6 +124,7 @@ def test_the_replay_buffer_takes_its_memory_when_it_is_made(module):
     assert int(grown) > 200e6 and float(total) == 0 and size == "0"
 
 
+@pytest.mark.slow
 def test_track_without_a_wandb_login_or_offline_mode(script, tmp_path):
     result = run_script(
         script, tmp_path, *PENDULUM, "--track", check=False, WANDB_MODE=None, WANDB_API_KEY=None, HOME=str(tmp_path)
@@ -111,6 +132,7 @@ def test_track_without_a_wandb_login_or_offline_mode(script, tmp_path):
     assert_refused(result, tmp_path, "--track: no W&B login here; run `wandb login`, or set WANDB_MODE=offline")
 
 
+@pytest.mark.slow
 def test_a_run_directory_that_cannot_be_written(script, tmp_path):
     (tmp_path / "runs").write_text("a file where the runs directory would go")
     result = run_script(script, tmp_path, *PENDULUM, check=False)
@@ -122,6 +144,7 @@ def test_a_run_directory_that_cannot_be_written(script, tmp_path):
     assert (tmp_path / "runs").read_text().startswith("a file")
 
 
+@pytest.mark.slow
 def test_a_typo_in_an_option_gets_a_short_note_naming_the_right_one(script, tmp_path):
     result = run_script(script, tmp_path, *PENDULUM, "--totl-timesteps", "5", check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
@@ -131,6 +154,7 @@ def test_a_typo_in_an_option_gets_a_short_note_naming_the_right_one(script, tmp_
     assert result.returncode != 0 and "Traceback" not in result.stderr and "--batch-size" in result.stderr
 
 
+@pytest.mark.slow
 def test_load_model_of_a_truncated_foreign_or_other_script_file(finished_runs, tmp_path):
     saved_models = {name: next(run.glob("ddpg_continuous_action*.*")) for name, run in finished_runs.items()}
     for name, script in SCRIPTS.items():
@@ -152,6 +176,7 @@ def test_load_model_of_a_truncated_foreign_or_other_script_file(finished_runs, t
             assert "weights_only" not in result.stderr and "pickle" not in result.stderr.split("(")[0]
 
 
+@pytest.mark.slow
 def test_a_saved_model_of_an_env_without_a_time_limit_is_refused_with_advice_that_works(script, tmp_path):
     endless = ("--env-id", "tests.envs:NoTimeLimit-v0", "--total-timesteps", "300", "--learning-starts", "100")
     run_script(script, tmp_path, *endless, "--batch-size", "64", "--eval-episodes", "0", "--save-model")

@@ -20,6 +20,10 @@ from tests.conftest import ROOT, SCRIPTS, read_scalars, run_dirs, run_script
 sys.path.insert(0, str(ROOT / "benchmark"))
 import sweep as sweep_py  # noqa: E402
 
+# real sweeps, here and on a Slurm cluster: minutes, not in the quick check; on one pytest-xdist worker, as the Slurm
+# tests each start a cluster on this host
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sweeps")]
+
 TINY = ("--total-timesteps", "300", "--learning-starts", "200", "--batch-size", "32", "--eval-episodes", "1")
 # runs that stop and resume, STEPS long, with a checkpoint at the first episode end (Pendulum's episodes: 200 steps)
 # after every 500 steps: the first at step 600

@@ -39,6 +39,8 @@ from tests.conftest import (
     stopped_and_resumed,
 )
 
+pytestmark = pytest.mark.slow  # whole runs stopped and resumed: minutes; not in the quick check
+
 STOPPED = 75  # the scripts' exit code after a polite stop
 EPISODE = 200  # Pendulum-v1's time limit: its episodes end at multiples of 200 steps
 LONG = (

@@ -4,6 +4,8 @@ import pytest
 
 from tests.conftest import SHORT_RUN, run_dirs, run_script
 
+pytestmark = pytest.mark.slow  # W&B offline and video: not in the quick check
+
 
 def test_track_logs_config_and_tensorboard_to_wandb_offline(script, tmp_path):
     run_script(script, tmp_path, "--env-id", "Pendulum-v1", *SHORT_RUN, "--track", WANDB_MODE="offline")

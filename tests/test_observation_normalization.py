@@ -7,6 +7,7 @@ from pathlib import Path
 
 import flax.serialization
 import numpy as np
+import pytest
 import torch
 
 from tests.conftest import SCRIPTS, run_in_process, run_script, saved_model
@@ -70,6 +71,7 @@ def without_the_option(model_path):
 OPTION_FIELDS = ("normalize_observations", "observation_clip", "n_step")  # a model's args before these options
 
 
+@pytest.mark.slow
 def test_a_model_saved_before_the_options_existed_loads_as_before(finished_runs, tmp_path):
     for name, run_dir in finished_runs.items():
         model = saved_model(run_dir)

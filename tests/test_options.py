@@ -105,6 +105,7 @@ def test_paper_preset_builds_the_paper_networks_and_optimisers_torch(tmp_path, m
     assert run["q_optimizer"].param_groups[0]["weight_decay"] == 1e-2
 
 
+@pytest.mark.slow
 def test_paper_preset_builds_the_paper_networks_and_optimisers_jax(tmp_path, monkeypatch):
     run = run_paper_preset("jax", tmp_path, monkeypatch)
     state = run["state"]
@@ -151,6 +152,7 @@ def test_the_paper_preset_is_algorithm_1_in_every_setting_the_scripts_have(modul
     assert args.paper
 
 
+@pytest.mark.slow
 def test_param_noise_perturbs_a_layer_norm_actor_however_the_run_is_started(module, tmp_path, monkeypatch):
     # train() called from Python, without parse_args, and the saved model loaded back, both with LayerNorm
     monkeypatch.chdir(tmp_path)
@@ -174,6 +176,7 @@ def test_param_noise_perturbs_an_actor_on_the_device_of_its_weights():
     assert all(param.device.type == "meta" for param in perturbed.parameters())
 
 
+@pytest.mark.slow
 def test_flags_given_beside_the_paper_preset_win(script, tmp_path, monkeypatch):
     args = run_in_process(
         script, tmp_path, monkeypatch, "--env-id", "Pendulum-v1", *SHORT_RUN, "--paper", "--tau", "0.02"
@@ -181,6 +184,7 @@ def test_flags_given_beside_the_paper_preset_win(script, tmp_path, monkeypatch):
     assert (args.tau, args.batch_size, args.hidden_sizes, args.critic_weight_decay) == (0.02, 64, (400, 300), 1e-2)
 
 
+@pytest.mark.slow
 def test_the_plain_command_keeps_the_defaults(script, tmp_path, monkeypatch):
     args = run_in_process(script, tmp_path, monkeypatch, "--env-id", "Pendulum-v1", *SHORT_RUN)["args"]
     assert (args.hidden_sizes, args.tau, args.exploration_noise_type, args.critic_action_layer) == (
@@ -198,6 +202,7 @@ def test_the_plain_command_keeps_the_defaults(script, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("noise", ["ou", "param"])
+@pytest.mark.slow
 def test_exploration_schemes_run_inside_asymmetric_bounds(script, tmp_path, noise):
     # the env raises on any action outside its bounds; param noise logs its adapted scale and needs LayerNorm
     args = (
@@ -217,6 +222,7 @@ def test_exploration_schemes_run_inside_asymmetric_bounds(script, tmp_path, nois
         assert all(np.isfinite(value) and value > 0 for _, value in scalars["charts/param_noise_distance"])
 
 
+@pytest.mark.slow
 def test_layer_norm_switches(script, tmp_path, monkeypatch):
     run = run_in_process(
         script,
@@ -236,6 +242,7 @@ def test_layer_norm_switches(script, tmp_path, monkeypatch):
         )
 
 
+@pytest.mark.slow
 def test_periodic_evaluation_and_probe_diagnostics(script, tmp_path):
     run_script(
         script,
@@ -257,6 +264,7 @@ def test_periodic_evaluation_and_probe_diagnostics(script, tmp_path):
     assert [step for step, _ in scalars["losses/td_target"]] == [300, 400, 500]
 
 
+@pytest.mark.slow
 def test_under_the_paper_preset_the_probes_are_different_states(script, tmp_path):
     # --paper learns from the first step: the probes are taken once the buffer holds 256 states, not from its first
     run_script(script, tmp_path, "--env-id", "Pendulum-v1", "--paper", "--total-timesteps", "300",

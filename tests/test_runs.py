@@ -19,10 +19,10 @@ from tests.conftest import SHORT_RUN, TAGS, read_scalars, read_text_tags, run_di
 @pytest.mark.parametrize(
     "env_id",
     [
-        "Pendulum-v1",
-        "InvertedPendulum-v4",
-        "Humanoid-v4",
-        "tests.envs:AsymmetricBounds-v0",
+        "Pendulum-v1",  # the quick check's end-to-end run of each script
+        pytest.param("InvertedPendulum-v4", marks=pytest.mark.slow),
+        pytest.param("Humanoid-v4", marks=pytest.mark.slow),
+        pytest.param("tests.envs:AsymmetricBounds-v0", marks=pytest.mark.slow),
     ],  # [-2, 2], [-3, 3], [-0.4, 0.4], asymmetric
 )
 def test_short_run_writes_every_metric_finite(script, tmp_path, env_id):
@@ -45,6 +45,7 @@ def episode_log(script, cwd, seed: int) -> dict:
     return {tag: scalars[tag] for tag in ("charts/episodic_return", "losses/qf1_loss", "eval/episodic_return")}
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_returns_and_another_seed_does_not(script, tmp_path):
     first, second, other = (episode_log(script, tmp_path / name, seed) for name, seed in (("a", 3), ("b", 3), ("c", 4)))
     assert len(first["charts/episodic_return"]) == 3
@@ -52,6 +53,7 @@ def test_same_seed_gives_identical_returns_and_another_seed_does_not(script, tmp
     assert first["charts/episodic_return"] != other["charts/episodic_return"]
 
 
+@pytest.mark.slow
 def test_plain_progress_lines_when_output_is_not_a_terminal(script, tmp_path):
     stdout = run_script(script, tmp_path, "--env-id", "Pendulum-v1", *SHORT_RUN).stdout
     lines = re.findall(r"^step (\d+)/500 \| \d+ steps/s \| episodic_return (\S+)$", stdout, re.MULTILINE)
@@ -59,6 +61,7 @@ def test_plain_progress_lines_when_output_is_not_a_terminal(script, tmp_path):
     assert lines[0][1] == "nan" and float(lines[-1][1]) < 0  # Pendulum's returns are negative
 
 
+@pytest.mark.slow
 def test_progress_bar_with_rate_and_return_on_a_terminal(script, tmp_path):
     controller, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a new pty is 0 columns wide
@@ -86,6 +89,7 @@ def test_progress_bar_with_rate_and_return_on_a_terminal(script, tmp_path):
     assert "steps/s | episodic_return" not in text  # no plain lines on a terminal
 
 
+@pytest.mark.slow
 def test_an_existing_run_directory_is_never_overwritten(script, tmp_path):
     now = int(time.time())
     stem = f"Pendulum-v1__{script.stem}__1__"

@@ -81,6 +81,7 @@ def test_the_first_update_is_the_same_in_both_scripts(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("noise", ["gaussian", "ou", "param", "gaussian, observations normalised, 3-step targets"])
+@pytest.mark.slow
 def test_same_seed_runs_agree_over_the_first_stretch_past_learning_starts(tmp_path, monkeypatch, noise):
     learning_starts, stretch = 150, 50  # an episode starts at step 200: param noise perturbs the actor anew there
     args = ("--env-id", "Pendulum-v1", "--seed", "4", "--total-timesteps", "300", "--learning-starts", "150")
