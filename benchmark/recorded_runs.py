@@ -8,8 +8,9 @@ recordings value for value (bit for bit: record both on the same machine, as flo
 A recording holds, per run, every scalar the run logged but charts/SPS (a speed, not a result), every histogram,
 the evaluation lines it printed and the saved model's weights. The runs: each script with each noise type on
 Pendulum-v1, `--paper` on Hopper-v4, Hopper-v4 with critic LayerNorm, --policy-frequency 3 and checkpoints, and
-HalfCheetah-v4 with the defaults; one thread each (--threads N: N; --runs NAME ...: only those). `compare` prints each run's first difference (the first step at which a logged
-value differs) and exits 1 if any run differs; --csv FILE writes it as a table too.
+HalfCheetah-v4 with the defaults; one thread each (--threads N: N; --runs NAME ...: only those). `compare` prints
+each run's first difference (the first step at which a logged value differs) and exits 1 if any run differs; --csv
+FILE writes it as a table too.
 
 Does the machine change the numbers? Record with 1 and 2 threads, or with the vector instructions held to AVX2 on
 an AVX-512 machine (--max-isa avx2: PyTorch's own kernels, MKL's and XLA's, as on a CPU without AVX-512), and

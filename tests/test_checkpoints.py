@@ -313,7 +313,8 @@ def test_a_run_that_stops_finishes_its_wandb_run_with_its_exit_code(module, tmp_
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
     expected = {"signal": ["mark_preempting", ("finish", STOPPED)], "divergence": [("finish", DIVERGED)],
-                "second ctrl-c": [("finish", INTERRUPTED)], "checkpoint write fails": [("finish", 1)]}[stop]  # fmt: skip
+                "second ctrl-c": [("finish", INTERRUPTED)],
+                "checkpoint write fails": [("finish", 1)]}[stop]  # fmt: skip
     assert stopped.value.code == expected[-1][1] and calls == expected
 
 

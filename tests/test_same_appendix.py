@@ -226,12 +226,15 @@ ALLOWED = {
     # the flags that choose only how PyTorch computes; JAX has none
     "DEVICE_FLAGS": {
         "pytorch": [
-            "# flags that choose how the framework computes, not what: --cuda (the device it picks is compared instead, "
-            "by",
+            "# flags that choose how the framework computes, not what: --cuda (the device it picks is compared "
+            "instead, by",
             "# device_warning) and --torch-deterministic (cuDNN's setting: these MLPs never call cuDNN)",
             'DEVICE_FLAGS = ("cuda", "torch_deterministic")',
         ],
-        "jax": ["# JAX picks its device itself: nothing to compare but the device (device_warning)", "DEVICE_FLAGS = ()"],
+        "jax": [
+            "# JAX picks its device itself: nothing to compare but the device (device_warning)",
+            "DEVICE_FLAGS = ()",
+        ],
     },
     # the networks: loaded in place with load_state_dict, or rebuilt as a pytree from the checkpoint's arrays
     "restore_checkpoint": {
