@@ -332,20 +332,20 @@ def test_checkpoints_off_writes_none(script, tmp_path):
     assert os.listdir(tmp_path / "runs")
 
 
-# a machine other than the tests': one thread, set as a Slurm job would
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": None,
-              "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}  # fmt: skip
+# a machine other than the tests' (conftest holds them to one thread): two threads, set as a Slurm job would
+TWO_THREADS = {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2",
+               "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads=2"}  # fmt: skip
 
 
 @pytest.fixture
 def resumed_elsewhere(finished, tmp_path) -> tuple:
-    """A copy of a finished run (checkpoint at 400) resumed to 700 with one thread, the diagnostics off and, for the
+    """A copy of a finished run (checkpoint at 400) resumed to 700 with two threads, the diagnostics off and, for the
     PyTorch script, its flags that choose how it computes but not what (the device stays the CPU)."""
     script, run_dir = finished
     copy = copy_run(run_dir, tmp_path)  # its checkpoint holds the probe states, drawn at step 256
     args = ("--resume", str(copy), "--total-timesteps", "700", "--diagnostics-frequency", "0")
     args += ("--no-cuda", "--no-torch-deterministic") if script == SCRIPTS["torch"] else ()
-    run_script(script, tmp_path, *args, **ONE_THREAD)
+    run_script(script, tmp_path, *args, **TWO_THREADS)
     return script, copy
 
 
@@ -360,15 +360,16 @@ def test_a_run_records_its_machine_at_each_start(resumed_elsewhere):
     assert (first["start_step"], resumed["start_step"]) == (0, 400)
     variables = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS")
     assert first["thread_variables"] == {name: os.environ.get(name) for name in variables}  # as the tests run
-    assert resumed["thread_variables"] == ONE_THREAD
+    assert resumed["thread_variables"] == TWO_THREADS
     cores = len(os.sched_getaffinity(0))
     if script.stem.endswith("jax"):
         versions = {"jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__}
-        assert resumed["threads"] == {"xla_intra_op": 1}
-        assert first["threads"] == {"xla_intra_op": cores} or "intra_op" in os.environ.get("XLA_FLAGS", "")
+        given = re.search(r"intra_op_parallelism_threads=(\d+)", os.environ.get("XLA_FLAGS", ""))
+        assert first["threads"] == {"xla_intra_op": int(given.group(1)) if given else cores}
+        assert resumed["threads"] == {"xla_intra_op": 2}
     else:
         versions = {"torch": torch.__version__}
-        assert resumed["threads"]["torch"] == 1 and first["threads"]["torch"] == torch.get_num_threads()
+        assert first["threads"]["torch"] == torch.get_num_threads() and resumed["threads"]["torch"] == 2
     versions |= {"numpy": np.__version__, "gymnasium": gymnasium.__version__, "mujoco": mujoco.__version__}
     assert resumed["versions"].items() >= versions.items()
     with open("/proc/cpuinfo") as cpuinfo:
