@@ -3,8 +3,10 @@ import importlib
 import re
 import os
 import runpy
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """One JAX compilation cache for the whole suite, in a private directory of this session (the cache runs what it
+    holds, so never a shared one): the JAX runs the tests start compile the same small functions again and again, and
+    XLA's compiled code is the same whether it comes from the cache or not. Set before any worker or run starts, so
+    each inherits it; a user's runs are untouched."""
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # the controller's, or the user's own
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="ddpg-tests-jax-cache-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("JAX_COMPILATION_CACHE_DIR"), ignore_errors=True))
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # every function, however quick
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 SCRIPTS = {"torch": ROOT / "ddpg_continuous_action.py", "jax": ROOT / "ddpg_continuous_action_jax.py"}
 TAGS = (
     "charts/episodic_return",
