@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -56,19 +57,20 @@ def module(request):
     return importlib.import_module(SCRIPTS[request.param].stem)
 
 
-def script_env(**extra) -> dict:
-    """The environment a run gets: the repo on the path (for the test envs in tests/envs.py), no W&B network;
-    `extra` adds variables, or removes those it gives as None."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "offline", **extra}
+def script_env(script: Optional[Path] = None, **extra) -> dict:
+    """The environment a run of `script` gets: the repo on the path (for the test envs in tests/envs.py), no W&B
+    network, and for the JAX script no torch (tests/jax_only); `extra` adds variables, or removes those it gives as
+    None."""
+    path = [str(ROOT / "tests" / "jax_only"), str(ROOT)] if script == SCRIPTS["jax"] else [str(ROOT)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "WANDB_MODE": "offline", **extra}
     return {name: value for name, value in env.items() if value is not None}
 
 
 def run_script(script: Path, cwd: Path, *args: str, check: bool = True, **extra_env) -> subprocess.CompletedProcess:
     """Run a script as a user would, in `cwd` (where it writes runs/), and return what it printed."""
     cwd.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [sys.executable, str(script), *args], cwd=cwd, env=script_env(**extra_env), capture_output=True, text=True
-    )
+    command = [sys.executable, str(script), *args]
+    result = subprocess.run(command, cwd=cwd, env=script_env(script, **extra_env), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{script.name} {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
     return result

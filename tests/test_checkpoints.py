@@ -91,7 +91,7 @@ def start(script, cwd, *args) -> subprocess.Popen:
     cwd.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, str(script), *args]
     return subprocess.Popen(
-        command, cwd=cwd, env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command, cwd=cwd, env=script_env(script), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
 
 

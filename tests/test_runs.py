@@ -68,7 +68,7 @@ def test_progress_bar_with_rate_and_return_on_a_terminal(script, tmp_path):
     process = subprocess.Popen(
         [sys.executable, str(script), "--env-id", "Pendulum-v1", *SHORT_RUN],
         cwd=tmp_path,
-        env=script_env(),
+        env=script_env(script),
         stdin=terminal,
         stdout=terminal,
         stderr=terminal,
