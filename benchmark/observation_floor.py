@@ -6,10 +6,11 @@ The scripts divide by sqrt(var + 1e-8): a dimension is scaled to unit std howeve
 DDPG divides by sqrt(max(var, 1e-2)): a dimension whose std is under 0.1 is scaled by at most 10. For each env and
 seed, STEPS uniformly random actions (as a run's warm-up acts) through the JAX script's own env and running
 statistics (every observation the env returns is counted, as in a run), then, with the statistics at the last step,
-each floor's normalised frames: the share of frames with some dimension at the clip (+-5, the default), the share of
-(frame, dimension) entries at the clip, the dimensions with std under 0.1 (where the floors differ) and the smallest
-non-zero std. Writes OUT/observation_floor.csv (one row per env, seed and floor) and OUT/observation_floor.md (per
-env and floor, the mean over seeds and their range), and prints the latter.
+each floor's normalised frames (the scripts': the JAX script's own normalize_obs): the share of frames with some
+dimension at the clip (+-5, the default), the share of (frame, dimension) entries at the clip, the dimensions with
+std under 0.1 (where the floors differ) and the smallest non-zero std. Writes OUT/observation_floor.csv (one row per
+env, seed and floor) and OUT/observation_floor.md (per env and floor, the mean over seeds and their range), and
+prints the latter.
 """
 
 import argparse
@@ -25,14 +26,21 @@ import ddpg_continuous_action_jax as ddpg  # noqa: E402
 
 ENV_IDS = ("Humanoid-v4", "HalfCheetah-v4", "Hopper-v4", "Walker2d-v4", "InvertedPendulum-v4",
            "MountainCarContinuous-v0", "Pendulum-v1")  # fmt: skip
-FLOORS = {"scripts": lambda var: np.sqrt(var + 1e-8), "baselines": lambda var: np.sqrt(np.maximum(var, 1e-2))}
+FLOORS = ("scripts", "baselines")
 
 
-def measure(frames: np.ndarray, mean: np.ndarray, var: np.ndarray, floor: str, clip: float) -> dict:
-    at_clip = np.abs((frames - mean) / FLOORS[floor](var)) >= clip
-    std = np.sqrt(var)
+def normalised(frames: np.ndarray, obs_rms, floor: str, clip: float) -> np.ndarray:
+    """The frames as the networks see them: through the script's own normalize_obs, or with Baselines' floor."""
+    if floor == "scripts":
+        return ddpg.normalize_obs(frames, obs_rms, clip)
+    return np.clip((frames - obs_rms.mean) / np.sqrt(np.maximum(obs_rms.var, 1e-2)), -clip, clip)
+
+
+def measure(frames: np.ndarray, obs_rms, floor: str, clip: float) -> dict:
+    at_clip = np.abs(normalised(frames, obs_rms, floor, clip)) >= clip
+    std = np.sqrt(obs_rms.var)
     return {"frames_at_clip": at_clip.any(axis=1).mean(), "entries_at_clip": at_clip.mean(),
-            "dims": len(var), "dims_std_under_0.1": int((std < 0.1).sum()),
+            "dims": len(std), "dims_std_under_0.1": int((std < 0.1).sum()),
             "smallest_nonzero_std": std[std > 0].min() if (std > 0).any() else float("nan")}  # fmt: skip
 
 
@@ -51,7 +59,7 @@ def main(argv=None) -> int:
             frames = collect(env_id, seed, args.steps, obs_rms)
             for floor in FLOORS:
                 rows.append({"env_id": env_id, "seed": seed, "steps": args.steps, "floor": floor,
-                             **measure(frames, obs_rms.mean, obs_rms.var, floor, args.clip)})  # fmt: skip
+                             **measure(frames, obs_rms, floor, args.clip)})  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "observation_floor.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

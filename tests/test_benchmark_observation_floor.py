@@ -17,12 +17,12 @@ def test_a_spike_in_a_barely_varying_dimension_hits_the_clip_under_the_scripts_f
     frames[:, 0] = np.tile([-1.0, 1.0], 50)  # std 1
     frames[:, 1] = np.tile([-0.01, 0.01], 50)  # std 0.01: under the Baselines floor's 0.1
     frames[0, 1] = 0.3  # 30 stds from the mean by the scripts' floor, 3 by Baselines'
-    mean, var = frames.mean(axis=0), frames.var(axis=0)
-    scripts = observation_floor.measure(frames, mean, var, "scripts", clip=5.0)
-    baselines = observation_floor.measure(frames, mean, var, "baselines", clip=5.0)
+    obs_rms = observation_floor.ddpg.observation_statistics((2,), (frames.mean(axis=0), frames.var(axis=0), 100))
+    scripts = observation_floor.measure(frames, obs_rms, "scripts", clip=5.0)
+    baselines = observation_floor.measure(frames, obs_rms, "baselines", clip=5.0)
     assert scripts["frames_at_clip"] == pytest.approx(0.01) and baselines["frames_at_clip"] == 0
     assert scripts["dims_std_under_0.1"] == baselines["dims_std_under_0.1"] == 1
-    assert scripts["smallest_nonzero_std"] == pytest.approx(np.sqrt(var[1]))
+    assert scripts["smallest_nonzero_std"] == pytest.approx(frames[:, 1].std())
 
 
 def test_a_run_writes_a_row_per_seed_and_floor_and_their_summary(tmp_path):
