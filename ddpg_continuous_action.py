@@ -434,8 +434,8 @@ def count_observation(obs_rms: RunningMeanStd, obs: np.ndarray) -> np.ndarray:
 def normalize_obs(obs: np.ndarray, obs_rms, clip: float) -> np.ndarray:
     """--normalize-observations: observations as the networks see them, (obs - mean) / std with the statistics so
     far, clipped to +-clip; without it (obs_rms None), as they are. The 1e-8 only keeps a constant dimension finite:
-    a barely varying one is scaled to unit std like the rest (Baselines floors the std at 0.1 instead; no difference
-    in returns measured: benchmark/results/observation_floor)."""
+    a barely varying one is scaled to unit std like the rest (Baselines floors the std at 0.1 instead; measured, no
+    difference in returns found: benchmark/results/observation_floor)."""
     if obs_rms is None:
         return obs
     return np.clip((obs - obs_rms.mean) / np.sqrt(obs_rms.var + 1e-8), -clip, clip).astype(np.float32)

@@ -32,6 +32,8 @@ def pytest_configure(config):
         config.add_cleanup(lambda: shutil.rmtree(os.environ.pop("JAX_COMPILATION_CACHE_DIR"), ignore_errors=True))
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # every function, however quick
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+
+
 SCRIPTS = {"torch": ROOT / "ddpg_continuous_action.py", "jax": ROOT / "ddpg_continuous_action_jax.py"}
 TAGS = (
     "charts/episodic_return",
