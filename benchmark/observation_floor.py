@@ -14,15 +14,16 @@ prints the latter.
 """
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import ddpg_continuous_action_jax as ddpg  # noqa: E402
+from report_tables import write_csv  # noqa: E402
 
 ENV_IDS = ("Humanoid-v4", "HalfCheetah-v4", "Hopper-v4", "Walker2d-v4", "InvertedPendulum-v4",
            "MountainCarContinuous-v0", "Pendulum-v1")  # fmt: skip
@@ -55,16 +56,12 @@ def main(argv=None) -> int:
     rows = []
     for env_id in args.envs:
         for seed in range(1, args.seeds + 1):
-            obs_rms = ddpg.observation_statistics(ddpg.gym.make(env_id).observation_space.shape)
-            frames = collect(env_id, seed, args.steps, obs_rms)
+            frames, obs_rms = collect(env_id, seed, args.steps)
             for floor in FLOORS:
                 rows.append({"env_id": env_id, "seed": seed, "steps": args.steps, "floor": floor,
                              **measure(frames, obs_rms, floor, args.clip)})  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "observation_floor.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out / "observation_floor.csv", rows)
     summary = summarised(rows)
     (args.out / "observation_floor.md").write_text(summary)
     print(summary, end="")
@@ -95,8 +92,12 @@ def spread(group: list, key: str, scale: float = 1.0, digits: int = 2) -> str:
     return f"{np.mean(values):.{digits}f} [{min(values):.{digits}f}, {max(values):.{digits}f}]"
 
 
-def collect(env_id: str, seed: int, steps: int, obs_rms) -> np.ndarray:
-    """The observations of `steps` random steps, each reset's included, counted in obs_rms as a run counts them."""
+def collect(env_id: str, seed: int, steps: int) -> tuple:
+    """The observations of `steps` random steps, each reset's included, and their running statistics, counted as a
+    run counts them."""
+    shape_of = gym.make(env_id)
+    obs_rms = ddpg.observation_statistics(shape_of.observation_space.shape)
+    shape_of.close()
     env = ddpg.make_env(env_id, seed, obs_rms=obs_rms)
     obs, _ = env.reset()
     frames = [obs]
@@ -106,7 +107,8 @@ def collect(env_id: str, seed: int, steps: int, obs_rms) -> np.ndarray:
         if terminated or truncated:
             obs, _ = env.reset()
             frames.append(obs)
-    return np.asarray(frames, np.float64)
+    env.close()
+    return np.asarray(frames, np.float64), obs_rms
 
 
 if __name__ == "__main__":
